@@ -1,0 +1,345 @@
+// Package cache is warmkv's in-process store: string keys and values in
+// least-recently-used order, bounded both in entries and in bytes, with absolute
+// expiry times and atomic read-modify-write operations.
+//
+// It is built on freelru's single-threaded LRU, split into shards that each have their
+// own lock and byte budget. freelru counts entries only and preallocates every slot, so
+// the byte accounting is ours: the preallocated slots are charged up front, each
+// entry's key and value by the heap they really occupy, and a shard evicts its
+// least-recently-used entries while it is over budget.
+//
+// The package knows nothing of HTTP, JSON or Redis.
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math/bits"
+	"sync"
+	"time"
+)
+
+// KeepTTL as an expiry keeps the entry's current expiry (none if the key is new), as
+// Redis's INCR, APPEND and SET ... KEEPTTL do.
+const KeepTTL int64 = -1
+
+var (
+	// ErrTooLarge: the entry alone is larger than a shard's byte budget.
+	ErrTooLarge = errors.New("entry larger than the cache's memory budget allows")
+	// ErrNotInteger: increment on a value that is not a base-10 signed 64-bit integer.
+	ErrNotInteger = errors.New("value is not an integer or out of range")
+	// ErrOverflow: increment would overflow a signed 64-bit integer.
+	ErrOverflow = errors.New("increment or decrement would overflow")
+	// ErrValueTooLong: append or prepend would make the value longer than allowed.
+	ErrValueTooLong = errors.New("value would exceed the maximum length")
+)
+
+// Options configure a Cache. MaxBytes is required.
+type Options struct {
+	// MaxBytes bounds everything the cache holds: preallocated slots, keys, values,
+	// and the expiry index.
+	MaxBytes int64
+	// MaxEntries bounds the number of entries; 0 derives it from MaxBytes (a third
+	// of the budget goes to preallocated slots).
+	MaxEntries int
+	// Shards is the number of independently locked shards, a power of two; 0 picks
+	// up to 64, fewer for small caches so that LRU order stays close to global.
+	Shards int
+	// Clock returns the current time in Unix nanoseconds; nil means the wall clock.
+	Clock func() int64
+	// ReapInterval is how often the background reaper removes expired entries;
+	// 0 means 100ms, negative disables it (ReapExpired can be called instead).
+	ReapInterval time.Duration
+}
+
+// Cache is safe for concurrent use. Its zero value is not usable: call New.
+type Cache struct {
+	shards    []shard
+	shardBits uint
+	fixed     int64 // bytes of slots preallocated by freelru
+	maxBytes  int64
+	capacity  int
+	stop      chan struct{}
+	stopOnce  sync.Once
+	reaperWG  sync.WaitGroup
+}
+
+var _ Store = (*Cache)(nil)
+
+// seed randomises key hashing per process, so that nobody can choose keys that all
+// land in one shard or one freelru bucket.
+var seed = maphash.MakeSeed()
+
+func hashKey(key string) uint64 { return maphash.String(seed, key) }
+
+// slotShare is the part of a derived budget spent on preallocated slots when
+// MaxEntries is 0. A third lets 20-byte keys with 100-byte values fill both bounds at
+// about the same time; larger entries hit the byte bound first.
+const slotShare = 3
+
+// New builds a cache and, unless disabled, starts its reaper.
+func New(o Options) (*Cache, error) {
+	if o.MaxBytes <= 0 {
+		return nil, fmt.Errorf("cache: MaxBytes must be positive, got %d", o.MaxBytes)
+	}
+	if o.MaxEntries < 0 || o.MaxEntries > 1<<31 {
+		return nil, fmt.Errorf("cache: MaxEntries must be between 0 and %d, got %d", 1<<31, o.MaxEntries)
+	}
+	capacity := o.MaxEntries
+	if capacity == 0 {
+		capacity = int(o.MaxBytes / slotShare / (slotBytes * 5 / 4))
+		if capacity < 1 {
+			return nil, fmt.Errorf("cache: a budget of %d bytes cannot hold a single slot", o.MaxBytes)
+		}
+	}
+	n := o.Shards
+	if n == 0 {
+		n = 64
+		for n > 1 && capacity/n < 256 {
+			n /= 2
+		}
+	}
+	if n < 1 || n&(n-1) != 0 || n > capacity {
+		return nil, fmt.Errorf("cache: Shards must be a power of two no larger than the capacity %d, got %d", capacity, n)
+	}
+
+	c := &Cache{
+		shards:    make([]shard, n),
+		shardBits: uint(bits.TrailingZeros(uint(n))),
+		maxBytes:  o.MaxBytes,
+		capacity:  capacity,
+		stop:      make(chan struct{}),
+	}
+	for i := range n {
+		c.fixed += int64(slotsFor(shardCapacity(capacity, n, i))) * slotBytes
+	}
+	if c.fixed > o.MaxBytes/2 {
+		return nil, fmt.Errorf("cache: %d entries need %d bytes of preallocated slots, more than half the %d-byte budget",
+			capacity, c.fixed, o.MaxBytes)
+	}
+	now := o.Clock
+	if now == nil {
+		now = func() int64 { return time.Now().UnixNano() }
+	}
+	perShard := (o.MaxBytes - c.fixed) / int64(n)
+	for i := range c.shards {
+		c.shards[i].init(shardCapacity(capacity, n, i), perShard, now)
+	}
+
+	interval := o.ReapInterval
+	if interval == 0 {
+		interval = 100 * time.Millisecond
+	}
+	if interval > 0 {
+		c.reaperWG.Add(1)
+		go c.reapEvery(interval)
+	}
+	return c, nil
+}
+
+// shardCapacity splits capacity so that the shards add up to exactly capacity.
+func shardCapacity(capacity, n, i int) int {
+	c := capacity / n
+	if i < capacity%n {
+		c++
+	}
+	return c
+}
+
+// Close stops the reaper. The cache stays usable; expired entries are then removed
+// only when touched or by ReapExpired.
+func (c *Cache) Close() {
+	c.stopOnce.Do(func() { close(c.stop) })
+	c.reaperWG.Wait()
+}
+
+// shardFor picks a shard from the high bits of the hash; freelru uses the low 32.
+func (c *Cache) shardFor(h uint64) *shard {
+	if c.shardBits == 0 {
+		return &c.shards[0]
+	}
+	return &c.shards[h>>(64-c.shardBits)]
+}
+
+// Get returns the value of key and marks it most recently used.
+func (c *Cache) Get(key string) (string, bool) {
+	h := hashKey(key)
+	s := c.shardFor(h)
+	s.mu.Lock()
+	e, ok := s.get(uint32(h), key)
+	s.mu.Unlock()
+	return e.value, ok
+}
+
+// Lookup returns the value and expiry (Unix nanoseconds, 0 = never) of key without
+// changing its recency or the hit and miss counters.
+func (c *Cache) Lookup(key string) (value string, expireAt int64, ok bool) {
+	h := hashKey(key)
+	s := c.shardFor(h)
+	s.mu.Lock()
+	e, ok := s.lookup(uint32(h), key)
+	s.mu.Unlock()
+	return e.value, e.expireAt, ok
+}
+
+// Set stores key=value. expireAt is in Unix nanoseconds: 0 means never (clearing any
+// previous expiry, as Redis's SET does), KeepTTL keeps the current one, and a time in
+// the past deletes the key.
+func (c *Cache) Set(key, value string, expireAt int64) error {
+	h := hashKey(key)
+	s := c.shardFor(h)
+	s.mu.Lock()
+	var err error
+	if expireAt == KeepTTL {
+		_, err = s.update(uint32(h), key, KeepTTL, func(entry, bool) (string, error) { return value, nil })
+	} else {
+		err = s.store(uint32(h), key, value, expireAt)
+	}
+	s.mu.Unlock()
+	return err
+}
+
+// Delete removes key and reports whether it was there (and unexpired).
+func (c *Cache) Delete(key string) bool {
+	h := hashKey(key)
+	s := c.shardFor(h)
+	s.mu.Lock()
+	_, ok := s.lookup(uint32(h), key)
+	if ok {
+		s.remove(uint32(h), key)
+		s.deletes++
+	}
+	s.mu.Unlock()
+	return ok
+}
+
+// CompareAndSet stores value if key is absent or its value equals compare, and
+// reports whether it stored.
+func (c *Cache) CompareAndSet(key, compare, value string, expireAt int64) (bool, error) {
+	h := hashKey(key)
+	s := c.shardFor(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	swapped := true
+	_, err := s.update(uint32(h), key, expireAt, func(old entry, found bool) (string, error) {
+		if found && old.value != compare {
+			swapped = false
+			return "", errCompareFailed
+		}
+		return value, nil
+	})
+	if err == errCompareFailed {
+		return false, nil
+	}
+	return swapped, err
+}
+
+var errCompareFailed = errors.New("compare failed")
+
+// IncrementBy adds delta to the integer value of key (an absent key counts as 0) and
+// returns the new value.
+func (c *Cache) IncrementBy(key string, delta int64, expireAt int64) (int64, error) {
+	h := hashKey(key)
+	s := c.shardFor(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var sum int64
+	_, err := s.update(uint32(h), key, expireAt, func(old entry, found bool) (string, error) {
+		current := "0"
+		if found {
+			current = old.value
+		}
+		var err error
+		sum, err = addInt(current, delta)
+		if err != nil {
+			return "", err
+		}
+		return formatInt(sum), nil
+	})
+	return sum, err
+}
+
+// Append adds fragment after (or, with prepend, before) the value of key, storing
+// fragment alone if key is absent, and returns the new value. maxRunes > 0 refuses a
+// result longer than that many code points with ErrValueTooLong.
+func (c *Cache) Append(key, fragment string, prepend bool, maxRunes int, expireAt int64) (string, error) {
+	h := hashKey(key)
+	s := c.shardFor(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.update(uint32(h), key, expireAt, func(old entry, found bool) (string, error) {
+		next := fragment
+		if found {
+			if prepend {
+				next = fragment + old.value
+			} else {
+				next = old.value + fragment
+			}
+		}
+		if runeCountOver(next, maxRunes) {
+			return "", ErrValueTooLong
+		}
+		return next, nil
+	})
+}
+
+// Flush removes every entry. Counters other than entries and bytes are kept.
+func (c *Cache) Flush() {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		s.flush()
+		s.mu.Unlock()
+	}
+}
+
+// reapBatch bounds how long the reaper holds one shard's lock.
+const reapBatch = 256
+
+// ReapExpired removes every entry whose expiry has passed, one shard and one batch
+// at a time, so that no request waits behind more than a batch.
+func (c *Cache) ReapExpired() {
+	for i := range c.shards {
+		s := &c.shards[i]
+		for more := true; more; {
+			s.mu.Lock()
+			more = s.reap(reapBatch)
+			s.mu.Unlock()
+		}
+	}
+}
+
+func (c *Cache) reapEvery(interval time.Duration) {
+	defer c.reaperWG.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+			c.ReapExpired()
+		}
+	}
+}
+
+// Stats returns a consistent-per-shard snapshot of the counters.
+func (c *Cache) Stats() Stats {
+	st := Stats{MaxBytes: c.maxBytes, MaxEntries: int64(c.capacity), Bytes: c.fixed, SlotBytes: c.fixed}
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		st.Entries += int64(s.lru.Len())
+		st.Bytes += s.used()
+		st.Hits += s.hits
+		st.Misses += s.misses
+		st.Inserts += s.inserts
+		st.Updates += s.updates
+		st.Deletes += s.deletes
+		st.Evictions += s.evictions
+		st.Expirations += s.expirations
+		s.mu.Unlock()
+	}
+	return st
+}

@@ -1,0 +1,232 @@
+package cache
+
+import (
+	"strconv"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/elastic/go-freelru"
+)
+
+// entry is what freelru stores per key. Expiry lives here rather than in freelru's own
+// lifetime field because freelru reads the wall clock itself, and warmkv needs an
+// injectable clock and nanosecond-exact absolute expiry times.
+type entry struct {
+	value    string
+	expireAt int64 // Unix nanoseconds; 0 = never
+}
+
+// shard is one freelru.LRU with its own lock, byte budget and counters. Every method
+// expects s.mu to be held by the caller.
+type shard struct {
+	mu  sync.Mutex
+	lru *freelru.LRU[string, entry]
+
+	// hash is the hash of the key of the freelru call in progress. freelru hashes the
+	// key again inside every call; handing it the hash the Cache already computed
+	// (outside the lock) halves the hashing work on the hot path. Safe because every
+	// freelru call happens under mu, right after hash is set for that call's key.
+	hash uint32
+
+	now func() int64
+
+	budget     int64 // bytes this shard's entries and expiry index may use
+	entryBytes int64 // heap held by keys and values
+	withExpiry int   // live entries with an expiry, to know when the index is mostly stale
+	expiries   expiryIndex
+
+	hits, misses, inserts, updates, deletes, evictions, expirations uint64
+
+	_ [64]byte // keep neighbouring shards' locks off this cache line
+}
+
+func (s *shard) init(capacity int, budget int64, now func() int64) {
+	lru, err := freelru.NewWithSize[string, entry](uint32(capacity), uint32(slotsFor(capacity)),
+		func(string) uint32 { return s.hash })
+	if err != nil {
+		panic(err) // capacity and size are checked by New
+	}
+	// OnEvict runs for every way an entry leaves freelru (capacity eviction, Remove,
+	// RemoveOldest, Purge), with the shard lock held: it only updates accounting.
+	lru.SetOnEvict(func(key string, e entry) {
+		s.entryBytes -= entryCost(key, e.value)
+		if e.expireAt != 0 {
+			s.withExpiry--
+		}
+	})
+	s.lru = lru
+	s.budget = budget
+	s.now = now
+}
+
+func (s *shard) used() int64 { return s.entryBytes + s.expiries.bytes() }
+
+func (s *shard) expired(e entry) bool {
+	return e.expireAt != 0 && e.expireAt <= s.now()
+}
+
+// lookup returns the live entry for key, removing it if it has expired. It does not
+// change recency.
+func (s *shard) lookup(h uint32, key string) (entry, bool) {
+	s.hash = h
+	e, ok := s.lru.Peek(key)
+	if !ok {
+		return entry{}, false
+	}
+	if s.expired(e) {
+		s.hash = h
+		s.lru.Remove(key)
+		s.expirations++
+		return entry{}, false
+	}
+	return e, true
+}
+
+func (s *shard) get(h uint32, key string) (entry, bool) {
+	s.hash = h
+	e, ok := s.lru.Get(key)
+	if ok && s.expired(e) {
+		s.hash = h
+		s.lru.Remove(key)
+		s.expirations++
+		ok = false
+	}
+	if !ok {
+		s.misses++
+		return entry{}, false
+	}
+	s.hits++
+	return e, true
+}
+
+// store writes key=value with the given expiry (never KeepTTL here) and then evicts
+// least-recently-used entries until the shard is within its byte budget again.
+func (s *shard) store(h uint32, key, value string, expireAt int64) error {
+	cost := entryCost(key, value)
+	if cost > s.budget {
+		return ErrTooLarge
+	}
+	if expireAt != 0 && expireAt <= s.now() {
+		// An expiry in the past deletes, as Redis's SET with EXAT in the past does.
+		s.remove(h, key)
+		return nil
+	}
+
+	s.hash = h
+	old, exists := s.lru.Peek(key)
+	if exists {
+		// freelru overwrites without calling OnEvict: settle the old entry here.
+		s.entryBytes -= entryCost(key, old.value)
+		if old.expireAt != 0 {
+			s.withExpiry--
+		}
+		s.updates++
+	} else {
+		s.inserts++
+	}
+
+	s.entryBytes += cost
+	if expireAt != 0 {
+		s.withExpiry++
+		s.expiries.push(expireAt, key)
+	}
+	s.hash = h
+	if s.lru.Add(key, entry{value: value, expireAt: expireAt}) {
+		s.evictions++ // freelru made room by dropping its oldest entry
+	}
+	s.enforceBudget()
+	return nil
+}
+
+func (s *shard) remove(h uint32, key string) bool {
+	s.hash = h
+	return s.lru.Remove(key)
+}
+
+func (s *shard) enforceBudget() {
+	if s.expiries.len() > 2*s.withExpiry+64 {
+		s.compactExpiries()
+	}
+	// Len() > 1 keeps the entry just stored: it is the newest, and store already
+	// refused anything bigger than the whole budget.
+	for s.used() > s.budget && s.lru.Len() > 1 {
+		s.lru.RemoveOldest()
+		s.evictions++
+	}
+}
+
+// compactExpiries drops index items whose entry is gone or has another expiry now.
+// It runs when stale items outnumber live ones, so its O(n) cost is amortised over at
+// least n/2 pushes.
+func (s *shard) compactExpiries() {
+	s.expiries.filter(func(it expiryItem) bool {
+		s.hash = uint32(hashKey(it.key))
+		e, ok := s.lru.Peek(it.key)
+		return ok && e.expireAt == it.at
+	})
+}
+
+// reap removes up to max entries whose expiry has passed, earliest first, and reports
+// whether more may be waiting.
+func (s *shard) reap(max int) (more bool) {
+	now := s.now()
+	for i := 0; i < max; i++ {
+		if s.expiries.len() == 0 || s.expiries.peek().at > now {
+			return false
+		}
+		it := s.expiries.pop()
+		h := uint32(hashKey(it.key))
+		s.hash = h
+		if e, ok := s.lru.Peek(it.key); ok && e.expireAt == it.at {
+			s.remove(h, it.key)
+			s.expirations++
+		}
+	}
+	return true
+}
+
+func (s *shard) flush() {
+	s.lru.Purge() // calls OnEvict for every entry, which settles the accounting
+	s.expiries.reset()
+	s.withExpiry = 0
+	s.entryBytes = 0
+}
+
+// update is the one read-modify-write path: fn sees the live entry (if any) and says
+// what to store. Running it under the shard lock is what makes increment, append and
+// check-and-set atomic.
+func (s *shard) update(h uint32, key string, expireAt int64, fn func(old entry, found bool) (string, error)) (string, error) {
+	old, found := s.lookup(h, key)
+	value, err := fn(old, found)
+	if err != nil {
+		return "", err
+	}
+	if expireAt == KeepTTL {
+		expireAt = 0
+		if found {
+			expireAt = old.expireAt
+		}
+	}
+	if err := s.store(h, key, value, expireAt); err != nil {
+		return "", err
+	}
+	return value, nil
+}
+
+// addInt adds delta to a decimal integer value, refusing anything Redis's INCRBY
+// would refuse: non-canonical numbers and overflow.
+func addInt(current string, delta int64) (int64, error) {
+	n, err := strconv.ParseInt(current, 10, 64)
+	if err != nil || strconv.FormatInt(n, 10) != current {
+		return 0, ErrNotInteger
+	}
+	sum := n + delta
+	if (delta > 0 && sum < n) || (delta < 0 && sum > n) {
+		return 0, ErrOverflow
+	}
+	return sum, nil
+}
+
+func runeCountOver(s string, max int) bool {
+	return max > 0 && utf8.RuneCountInString(s) > max
+}

@@ -1,0 +1,71 @@
+package cache
+
+import "unsafe"
+
+// sizeClasses are the Go runtime's small-object size classes (runtime/sizeclasses.go),
+// which have not changed since Go 1.12. A string of n bytes occupies the smallest class
+// that holds it, so a 113-byte value really costs 128 bytes of heap: counting len(s)
+// alone would under-count by up to 12% and let the process outgrow its limit.
+var sizeClasses = [...]uint32{
+	8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256,
+	288, 320, 352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280,
+	1408, 1536, 1792, 2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528,
+	6784, 6912, 8192, 9472, 9728, 10240, 10880, 12288, 13568, 14336, 16384, 18432, 19072,
+	20480, 21760, 24576, 27264, 28672, 32768,
+}
+
+// pageSize is the runtime's page size: objects above 32 KiB are rounded up to pages.
+const pageSize = 8192
+
+// allocSize is the heap a string of n bytes occupies. Strings below 16 bytes share
+// tiny blocks in the runtime; rounding them up to their class over-counts slightly,
+// which errs on the safe side.
+func allocSize(n int) int64 {
+	if n <= 0 {
+		return 0
+	}
+	if n > int(sizeClasses[len(sizeClasses)-1]) {
+		return int64((n + pageSize - 1) / pageSize * pageSize)
+	}
+	// Binary search: the classes are sorted.
+	lo, hi := 0, len(sizeClasses)-1
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if int(sizeClasses[mid]) < n {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return int64(sizeClasses[lo])
+}
+
+// entryCost is what one stored entry costs beyond its preallocated slot: the key and
+// the value are separate heap strings.
+func entryCost(key, value string) int64 {
+	return allocSize(len(key)) + allocSize(len(value))
+}
+
+// slotElement mirrors the element type of freelru v0.16.0's LRU for [string, entry]
+// so that unsafe.Sizeof gives its real size; TestSlotBytesMatchesHeap checks the
+// mirror against the heap freelru actually allocates.
+type slotElement struct {
+	key                    string
+	value                  entry
+	nextBucket, prevBucket uint32
+	bucketPos              uint32
+	next, prev             uint32
+	expire                 int64
+}
+
+// slotBytes is what freelru preallocates per slot: one element plus one bucket index.
+const slotBytes = int64(unsafe.Sizeof(slotElement{})) + 4
+
+// slotsPerEntry over-provisions freelru's arrays (size = capacity * 5/4) so that hash
+// buckets stay short, as freelru's own ShardedLRU does.
+func slotsFor(capacity int) int {
+	return capacity + capacity/4 + 1
+}
+
+// heapItemBytes is one expiry-index item ({at, key} = 8 + 16 bytes).
+const heapItemBytes = int64(unsafe.Sizeof(expiryItem{}))

@@ -1,0 +1,39 @@
+package cache
+
+import "strconv"
+
+// Store is warmkv's operation set. The in-process Cache implements it; a store that
+// shares entries between instances implements it too, so every door (HTTP, RESP)
+// runs the same operations whatever sits behind them.
+//
+// Expiry times are Unix nanoseconds: 0 means never, KeepTTL keeps the current one,
+// and a time in the past deletes the key.
+type Store interface {
+	Get(key string) (string, bool)
+	Lookup(key string) (value string, expireAt int64, ok bool)
+	Set(key, value string, expireAt int64) error
+	Delete(key string) bool
+	CompareAndSet(key, compare, value string, expireAt int64) (bool, error)
+	IncrementBy(key string, delta int64, expireAt int64) (int64, error)
+	Append(key, fragment string, prepend bool, maxRunes int, expireAt int64) (string, error)
+	Flush()
+	Stats() Stats
+}
+
+// Stats are the cache's counters. Hits and misses count Get only.
+type Stats struct {
+	Entries     int64  // live entries (expired ones not yet reaped included)
+	MaxEntries  int64  // the entry bound
+	Bytes       int64  // memory charged: slots, keys, values, expiry index
+	MaxBytes    int64  // the byte budget
+	SlotBytes   int64  // part of Bytes preallocated by freelru, whatever is stored
+	Hits        uint64 // Get found the key
+	Misses      uint64 // Get did not
+	Inserts     uint64 // a write created a key
+	Updates     uint64 // a write replaced a key's value
+	Deletes     uint64 // Delete removed a key
+	Evictions   uint64 // entries dropped to stay within the entry or byte bound
+	Expirations uint64 // entries removed because their expiry passed
+}
+
+func formatInt(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,296 @@
+// Package config reads warmkv's configuration once, at the door, into one
+// typed struct.
+//
+// Everything the service can be told comes from environment variables and is
+// validated here, so the rest of the code never parses a string or meets an
+// impossible value. Load reports every bad variable at once, each message
+// naming the variable, its value and what is allowed.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Deployment is the platform the process runs on.
+type Deployment string
+
+const (
+	Standalone Deployment = "standalone"
+	Lambda     Deployment = "lambda"
+	Vercel     Deployment = "vercel"
+)
+
+// Config is warmkv's whole configuration.
+type Config struct {
+	Deployment Deployment
+
+	Port       int    // PORT: 1-65535
+	Bind       string // BIND: IP address or hostname to listen on; "" means all interfaces
+	Production bool   // APP_ENV=production
+	LogLevel   slog.Level
+
+	MaxEntries     int // SIZE: entry bound; 0 means derive it from Memory.Budget
+	MaxKeyLength   int // in Unicode code points
+	MaxValueLength int // in Unicode code points
+	MaxBodyBytes   int // never below the largest valid request for the two lengths above
+	MaxHeaderBytes int
+
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+
+	Memory Memory
+}
+
+// Env abstracts the process environment so tests need no real files or
+// variables. An empty path skips that source.
+type Env struct {
+	Getenv     func(string) string // os.Getenv
+	CgroupRoot string              // "/sys/fs/cgroup"
+	ProcCgroup string              // "/proc/self/cgroup"
+	Meminfo    string              // "/proc/meminfo"
+}
+
+// OSEnv is the environment of the running process.
+func OSEnv() Env {
+	return Env{
+		Getenv:     os.Getenv,
+		CgroupRoot: "/sys/fs/cgroup",
+		ProcCgroup: "/proc/self/cgroup",
+		Meminfo:    "/proc/meminfo",
+	}
+}
+
+// Defaults and bounds of the variables Load reads.
+const (
+	defaultPort           = 7171
+	defaultLength         = 256
+	maxLength             = 65536
+	maxEntries            = 1 << 31
+	defaultMaxBodyBytes   = 16 << 10
+	defaultMaxHeaderBytes = 8 << 10
+	minMaxHeaderBytes     = 1 << 10
+)
+
+// A client may write every character of a JSON string as a \uXXXX escape, and
+// one above U+FFFF as a surrogate pair, "\ud83d\ude00": 12 bytes for a single
+// code point. The body limit must admit that worst case for a key, a value
+// and a "compare" value (as long as a value), or the server would reject
+// requests that are within the documented length limits.
+const (
+	maxEscapedBytesPerCodePoint = 12
+	// jsonSyntaxBytes covers braces, quotes, colons, commas, the field names
+	// and some whitespace around them.
+	jsonSyntaxBytes = 256
+)
+
+// minBodyBytes is the size of the largest valid request body.
+func minBodyBytes(maxKeyLength, maxValueLength int) int {
+	return maxEscapedBytesPerCodePoint*(maxKeyLength+2*maxValueLength) + jsonSyntaxBytes
+}
+
+// Load reads every variable, validates it and resolves the memory budget.
+// On error it returns all problems joined, one per line.
+func Load(env Env) (Config, error) {
+	if env.Getenv == nil {
+		env.Getenv = func(string) string { return "" }
+	}
+	l := &loader{getenv: env.Getenv}
+
+	c := Config{
+		Deployment: deploymentOf(l.get),
+		Port:       l.integer("PORT", defaultPort, 1, 65535, "a port number 1-65535"),
+		Bind:       l.bind(),
+		Production: strings.EqualFold(l.get("APP_ENV"), "production"),
+		LogLevel:   l.logLevel(),
+		MaxEntries: l.integer("SIZE", 0, 0, maxEntries,
+			fmt.Sprintf("a whole number of entries 0-%d (0 = derive it from the memory budget)", maxEntries)),
+		MaxKeyLength: l.integer("MAX_KEY_LENGTH", defaultLength, 1, maxLength,
+			fmt.Sprintf("a number of characters 1-%d", maxLength)),
+		MaxValueLength: l.integer("MAX_VALUE_LENGTH", defaultLength, 0, maxLength,
+			fmt.Sprintf("a number of characters 0-%d", maxLength)),
+		MaxHeaderBytes:    l.size("MAX_HEADER_BYTES", defaultMaxHeaderBytes, minMaxHeaderBytes),
+		ReadHeaderTimeout: l.duration("READ_HEADER_TIMEOUT", 5*time.Second),
+		ReadTimeout:       l.duration("READ_TIMEOUT", 10*time.Second),
+		WriteTimeout:      l.duration("WRITE_TIMEOUT", 10*time.Second),
+		IdleTimeout:       l.duration("IDLE_TIMEOUT", 60*time.Second),
+		ShutdownTimeout:   l.duration("SHUTDOWN_TIMEOUT", 10*time.Second),
+	}
+	c.MaxBodyBytes = l.maxBodyBytes(c.MaxKeyLength, c.MaxValueLength)
+
+	var memErrs []error
+	c.Memory, memErrs = resolveMemory(env, l.get, c.Deployment)
+	l.errs = append(l.errs, memErrs...)
+
+	return c, errors.Join(l.errs...)
+}
+
+// deploymentOf tells the platform from the variables each one sets.
+func deploymentOf(get func(string) string) Deployment {
+	switch {
+	case get("AWS_LAMBDA_RUNTIME_API") != "":
+		return Lambda
+	case get("VERCEL") != "":
+		return Vercel
+	default:
+		return Standalone
+	}
+}
+
+// loader reads variables and collects every problem instead of stopping at
+// the first, so one failed start shows the whole list.
+type loader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+// get returns the variable without surrounding whitespace, which .env files
+// and YAML block scalars tend to add.
+func (l *loader) get(name string) string {
+	return strings.TrimSpace(l.getenv(name))
+}
+
+func (l *loader) fail(name, value, want string) {
+	l.errs = append(l.errs, fmt.Errorf("%s=%q: want %s", name, value, want))
+}
+
+func (l *loader) integer(name string, def, lowest, highest int64, want string) int {
+	raw := l.get(name)
+	if raw == "" {
+		return int(def)
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n < lowest || n > highest {
+		l.fail(name, raw, want)
+		return int(def)
+	}
+	return int(n)
+}
+
+// size reads a byte count in ParseSize syntax of at least lowest bytes.
+func (l *loader) size(name string, def, lowest int64) int {
+	n, _ := l.sizeSet(name, def, lowest)
+	return n
+}
+
+// sizeSet is size that also reports whether a valid value was set, as opposed
+// to the default standing in for an unset or invalid one.
+func (l *loader) sizeSet(name string, def, lowest int64) (n int, set bool) {
+	raw := l.get(name)
+	if raw == "" {
+		return int(def), false
+	}
+	bytes, reason := parseSize(raw)
+	switch {
+	case reason != "":
+		l.fail(name, raw, "bytes like 512MiB, 2GB or 1073741824 ("+reason+")")
+	case bytes < lowest:
+		l.fail(name, raw, "at least "+formatBytes(lowest))
+	case bytes > math.MaxInt:
+		l.fail(name, raw, "at most "+formatBytes(math.MaxInt))
+	default:
+		return int(bytes), true
+	}
+	return int(def), false
+}
+
+func (l *loader) duration(name string, def time.Duration) time.Duration {
+	raw := l.get(name)
+	if raw == "" {
+		return def
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d <= 0 {
+		want := "a positive duration like 10s, 500ms or 1m30s"
+		if err != nil && allDigits(raw) {
+			want += " (a number needs a unit)"
+		}
+		l.fail(name, raw, want)
+		return def
+	}
+	return d
+}
+
+func (l *loader) logLevel() slog.Level {
+	raw := l.get("LOG_LEVEL")
+	levels := map[string]slog.Level{
+		"":      slog.LevelInfo,
+		"debug": slog.LevelDebug,
+		"info":  slog.LevelInfo,
+		"warn":  slog.LevelWarn,
+		"error": slog.LevelError,
+	}
+	level, ok := levels[strings.ToLower(raw)]
+	if !ok {
+		l.fail("LOG_LEVEL", raw, "debug, info, warn or error")
+	}
+	return level
+}
+
+// bind returns BIND as a host for net.JoinHostPort: an IP address (brackets
+// around IPv6 dropped, since JoinHostPort adds its own) or a hostname.
+func (l *loader) bind() string {
+	raw := l.get("BIND")
+	host := raw
+	if len(host) > 2 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1]
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return host
+	}
+	if raw == "" || isHostname(raw) {
+		return raw
+	}
+	l.fail("BIND", raw, "an IP address or hostname without a port (the port comes from PORT), or empty for all interfaces")
+	return ""
+}
+
+// isHostname reports whether s is a DNS name by RFC 1123: dot-separated
+// labels of 1-63 letters, digits and inner hyphens, 253 characters at most.
+func isHostname(s string) bool {
+	s = strings.TrimSuffix(s, ".") // a fully qualified "localhost." is fine
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	labels := strings.Split(s, ".")
+	for _, label := range labels {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	// No top-level domain is all digits; "256.1.1.1" is a mistyped address.
+	return !allDigits(labels[len(labels)-1])
+}
+
+// maxBodyBytes reads MAX_BODY_BYTES, which must admit the largest valid
+// request. Unset, it defaults to 16KiB or, if the length limits need more,
+// to exactly what they need.
+func (l *loader) maxBodyBytes(maxKeyLength, maxValueLength int) int {
+	need := minBodyBytes(maxKeyLength, maxValueLength)
+	n, set := l.sizeSet("MAX_BODY_BYTES", defaultMaxBodyBytes, 1)
+	if !set {
+		return max(n, need)
+	}
+	if n < need {
+		l.fail("MAX_BODY_BYTES", l.get("MAX_BODY_BYTES"), fmt.Sprintf(
+			"at least %d bytes, the largest valid request with MAX_KEY_LENGTH=%d and MAX_VALUE_LENGTH=%d "+
+				"(key, value and compare with every character written as a \\uXXXX escape)",
+			need, maxKeyLength, maxValueLength))
+	}
+	return n
+}

@@ -1,0 +1,286 @@
+package config
+
+import (
+	"encoding/json"
+	"log/slog"
+	"maps"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testEnv is an environment holding only vars: no cgroup, no meminfo.
+// MAX_MEMORY is set unless vars says otherwise, so tests of other variables
+// need no memory source.
+func testEnv(vars map[string]string) Env {
+	all := map[string]string{"MAX_MEMORY": "64MiB"}
+	maps.Copy(all, vars)
+	return Env{Getenv: func(name string) string { return all[name] }}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	got, err := Load(testEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Deployment:        Standalone,
+		Port:              7171,
+		Bind:              "",
+		Production:        false,
+		LogLevel:          slog.LevelInfo,
+		MaxEntries:        0,
+		MaxKeyLength:      256,
+		MaxValueLength:    256,
+		MaxBodyBytes:      16 << 10,
+		MaxHeaderBytes:    8 << 10,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ShutdownTimeout:   10 * time.Second,
+		Memory:            Memory{Budget: 64 << 20, Source: "MAX_MEMORY"},
+	}
+	if got != want {
+		t.Errorf("Load() =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestLoadReadsEveryVariable(t *testing.T) {
+	got, err := Load(testEnv(map[string]string{
+		"PORT":                "8080",
+		"BIND":                "127.0.0.1",
+		"APP_ENV":             "production",
+		"LOG_LEVEL":           "debug",
+		"SIZE":                "100000",
+		"MAX_KEY_LENGTH":      "64",
+		"MAX_VALUE_LENGTH":    "1024",
+		"MAX_BODY_BYTES":      "64KiB",
+		"MAX_HEADER_BYTES":    "4KiB",
+		"READ_HEADER_TIMEOUT": "1s",
+		"READ_TIMEOUT":        "2s",
+		"WRITE_TIMEOUT":       "3s",
+		"IDLE_TIMEOUT":        "4m",
+		"SHUTDOWN_TIMEOUT":    "500ms",
+		"MAX_MEMORY":          "128MiB",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Deployment:        Standalone,
+		Port:              8080,
+		Bind:              "127.0.0.1",
+		Production:        true,
+		LogLevel:          slog.LevelDebug,
+		MaxEntries:        100000,
+		MaxKeyLength:      64,
+		MaxValueLength:    1024,
+		MaxBodyBytes:      64 << 10,
+		MaxHeaderBytes:    4 << 10,
+		ReadHeaderTimeout: time.Second,
+		ReadTimeout:       2 * time.Second,
+		WriteTimeout:      3 * time.Second,
+		IdleTimeout:       4 * time.Minute,
+		ShutdownTimeout:   500 * time.Millisecond,
+		Memory:            Memory{Budget: 128 << 20, Source: "MAX_MEMORY"},
+	}
+	if got != want {
+		t.Errorf("Load() =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestLoadAcceptsEdgeValues checks one variable at a time at the ends of its
+// allowed range and in its alternative spellings.
+func TestLoadAcceptsEdgeValues(t *testing.T) {
+	tests := []struct {
+		name, value string
+		check       func(Config) any
+		want        any
+	}{
+		{"PORT", "1", func(c Config) any { return c.Port }, 1},
+		{"PORT", "65535", func(c Config) any { return c.Port }, 65535},
+		{"PORT", " 80\n", func(c Config) any { return c.Port }, 80},
+		{"SIZE", "0", func(c Config) any { return c.MaxEntries }, 0},
+		{"SIZE", "2147483648", func(c Config) any { return c.MaxEntries }, 1 << 31},
+		{"MAX_KEY_LENGTH", "1", func(c Config) any { return c.MaxKeyLength }, 1},
+		{"MAX_VALUE_LENGTH", "0", func(c Config) any { return c.MaxValueLength }, 0},
+		{"MAX_HEADER_BYTES", "1024", func(c Config) any { return c.MaxHeaderBytes }, 1024},
+		{"MAX_HEADER_BYTES", "1MB", func(c Config) any { return c.MaxHeaderBytes }, 1_000_000},
+		{"LOG_LEVEL", "DEBUG", func(c Config) any { return c.LogLevel }, slog.LevelDebug},
+		{"LOG_LEVEL", "info", func(c Config) any { return c.LogLevel }, slog.LevelInfo},
+		{"LOG_LEVEL", "Warn", func(c Config) any { return c.LogLevel }, slog.LevelWarn},
+		{"LOG_LEVEL", "error", func(c Config) any { return c.LogLevel }, slog.LevelError},
+		{"APP_ENV", "PRODUCTION", func(c Config) any { return c.Production }, true},
+		{"APP_ENV", " Production ", func(c Config) any { return c.Production }, true},
+		{"APP_ENV", "prod", func(c Config) any { return c.Production }, false},
+		{"APP_ENV", "development", func(c Config) any { return c.Production }, false},
+		{"IDLE_TIMEOUT", "1ns", func(c Config) any { return c.IdleTimeout }, time.Nanosecond},
+		{"SHUTDOWN_TIMEOUT", "1m30s", func(c Config) any { return c.ShutdownTimeout }, 90 * time.Second},
+		{"BIND", "0.0.0.0", func(c Config) any { return c.Bind }, "0.0.0.0"},
+		{"BIND", "::", func(c Config) any { return c.Bind }, "::"},
+		{"BIND", "::1", func(c Config) any { return c.Bind }, "::1"},
+		{"BIND", "[::1]", func(c Config) any { return c.Bind }, "::1"},
+		{"BIND", "fe80::1%eth0", func(c Config) any { return c.Bind }, "fe80::1%eth0"},
+		{"BIND", "localhost", func(c Config) any { return c.Bind }, "localhost"},
+		{"BIND", "localhost.", func(c Config) any { return c.Bind }, "localhost."},
+		{"BIND", "cache-1.internal.example.com", func(c Config) any { return c.Bind }, "cache-1.internal.example.com"},
+		{"BIND", "3com.net", func(c Config) any { return c.Bind }, "3com.net"},
+	}
+	for _, tc := range tests {
+		c, err := Load(testEnv(map[string]string{tc.name: tc.value}))
+		if err != nil {
+			t.Errorf("%s=%q: unexpected error: %v", tc.name, tc.value, err)
+			continue
+		}
+		if got := tc.check(c); got != tc.want {
+			t.Errorf("%s=%q: got %v, want %v", tc.name, tc.value, got, tc.want)
+		}
+	}
+}
+
+func TestLoadRejectsBadValues(t *testing.T) {
+	tests := []struct {
+		name, value string
+		want        string // the whole message
+	}{
+		{"PORT", "abc", `PORT="abc": want a port number 1-65535`},
+		{"PORT", "0", `PORT="0": want a port number 1-65535`},
+		{"PORT", "65536", `PORT="65536": want a port number 1-65535`},
+		{"PORT", "-80", `PORT="-80": want a port number 1-65535`},
+		{"PORT", "80.0", `PORT="80.0": want a port number 1-65535`},
+		{"BIND", "0.0.0.0:7171", `BIND="0.0.0.0:7171": want an IP address or hostname without a port (the port comes from PORT), or empty for all interfaces`},
+		{"BIND", "256.1.1.1", `BIND="256.1.1.1": want an IP address or hostname without a port (the port comes from PORT), or empty for all interfaces`},
+		{"BIND", "http://localhost", `BIND="http://localhost": want an IP address or hostname without a port (the port comes from PORT), or empty for all interfaces`},
+		{"BIND", "-bad.example", `BIND="-bad.example": want an IP address or hostname without a port (the port comes from PORT), or empty for all interfaces`},
+		{"BIND", "a..b", `BIND="a..b": want an IP address or hostname without a port (the port comes from PORT), or empty for all interfaces`},
+		{"BIND", "under_score", `BIND="under_score": want an IP address or hostname without a port (the port comes from PORT), or empty for all interfaces`},
+		{"BIND", "[localhost]", `BIND="[localhost]": want an IP address or hostname without a port (the port comes from PORT), or empty for all interfaces`},
+		{"BIND", strings.Repeat("a", 64), `BIND="` + strings.Repeat("a", 64) + `": want an IP address or hostname without a port (the port comes from PORT), or empty for all interfaces`},
+		{"LOG_LEVEL", "trace", `LOG_LEVEL="trace": want debug, info, warn or error`},
+		{"LOG_LEVEL", "warning", `LOG_LEVEL="warning": want debug, info, warn or error`},
+		{"SIZE", "-1", `SIZE="-1": want a whole number of entries 0-2147483648 (0 = derive it from the memory budget)`},
+		{"SIZE", "2147483649", `SIZE="2147483649": want a whole number of entries 0-2147483648 (0 = derive it from the memory budget)`},
+		{"SIZE", "1e6", `SIZE="1e6": want a whole number of entries 0-2147483648 (0 = derive it from the memory budget)`},
+		{"MAX_KEY_LENGTH", "0", `MAX_KEY_LENGTH="0": want a number of characters 1-65536`},
+		{"MAX_KEY_LENGTH", "65537", `MAX_KEY_LENGTH="65537": want a number of characters 1-65536`},
+		{"MAX_VALUE_LENGTH", "-1", `MAX_VALUE_LENGTH="-1": want a number of characters 0-65536`},
+		{"MAX_VALUE_LENGTH", "big", `MAX_VALUE_LENGTH="big": want a number of characters 0-65536`},
+		{"MAX_BODY_BYTES", "lots", `MAX_BODY_BYTES="lots": want bytes like 512MiB, 2GB or 1073741824 (not a number)`},
+		{"MAX_BODY_BYTES", "0", `MAX_BODY_BYTES="0": want bytes like 512MiB, 2GB or 1073741824 (must be more than 0 bytes)`},
+		{"MAX_HEADER_BYTES", "1023", `MAX_HEADER_BYTES="1023": want at least 1KiB`},
+		{"MAX_HEADER_BYTES", "-8KiB", `MAX_HEADER_BYTES="-8KiB": want bytes like 512MiB, 2GB or 1073741824 (must not be negative)`},
+		{"READ_HEADER_TIMEOUT", "5", `READ_HEADER_TIMEOUT="5": want a positive duration like 10s, 500ms or 1m30s (a number needs a unit)`},
+		{"READ_TIMEOUT", "0s", `READ_TIMEOUT="0s": want a positive duration like 10s, 500ms or 1m30s`},
+		{"WRITE_TIMEOUT", "-1s", `WRITE_TIMEOUT="-1s": want a positive duration like 10s, 500ms or 1m30s`},
+		{"IDLE_TIMEOUT", "forever", `IDLE_TIMEOUT="forever": want a positive duration like 10s, 500ms or 1m30s`},
+		{"SHUTDOWN_TIMEOUT", "0", `SHUTDOWN_TIMEOUT="0": want a positive duration like 10s, 500ms or 1m30s`},
+		{"MAX_MEMORY", "lots", `MAX_MEMORY="lots": want bytes like 512MiB, 2GB or 1073741824 (not a number)`},
+		{"MAX_MEMORY", "1.5", `MAX_MEMORY="1.5": want bytes like 512MiB, 2GB or 1073741824 (a fraction of a byte; use a larger unit such as 1.5KiB)`},
+	}
+	for _, tc := range tests {
+		_, err := Load(testEnv(map[string]string{tc.name: tc.value}))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s=%q: error = %v\nwant %s", tc.name, tc.value, err, tc.want)
+		}
+	}
+}
+
+func TestLoadReportsEveryError(t *testing.T) {
+	_, err := Load(testEnv(map[string]string{
+		"PORT":         "abc",
+		"LOG_LEVEL":    "loud",
+		"READ_TIMEOUT": "soon",
+		"MAX_MEMORY":   "lots",
+	}))
+	if err == nil {
+		t.Fatal("Load succeeded, want errors")
+	}
+	for _, want := range []string{`PORT="abc"`, `LOG_LEVEL="loud"`, `READ_TIMEOUT="soon"`, `MAX_MEMORY="lots"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s:\n%v", want, err)
+		}
+	}
+	if lines := strings.Count(err.Error(), "\n") + 1; lines != 4 {
+		t.Errorf("error has %d lines, want one per bad variable:\n%v", lines, err)
+	}
+}
+
+func TestDeployment(t *testing.T) {
+	tests := []struct {
+		vars map[string]string
+		want Deployment
+	}{
+		{nil, Standalone},
+		{map[string]string{"VERCEL": "1"}, Vercel},
+		{map[string]string{"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"}, Lambda},
+		{map[string]string{"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001", "VERCEL": "1"}, Lambda},
+		{map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "warmkv"}, Standalone},
+	}
+	for _, tc := range tests {
+		c, err := Load(testEnv(tc.vars))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Deployment != tc.want {
+			t.Errorf("%v: Deployment = %q, want %q", tc.vars, c.Deployment, tc.want)
+		}
+	}
+}
+
+func TestMaxBodyBytesFitsTheLargestRequest(t *testing.T) {
+	tests := []struct {
+		vars map[string]string
+		want int
+	}{
+		// 12*(256+2*256)+256 = 9472 fits the 16KiB default.
+		{nil, 16 << 10},
+		// 12*(256+2*1024)+256 = 27904: the default rises to fit.
+		{map[string]string{"MAX_VALUE_LENGTH": "1024"}, 27904},
+		{map[string]string{"MAX_KEY_LENGTH": "65536", "MAX_VALUE_LENGTH": "65536"}, 12*3*65536 + 256},
+		// An explicit value that fits is kept, even below the default.
+		{map[string]string{"MAX_BODY_BYTES": "9472"}, 9472},
+		{map[string]string{"MAX_BODY_BYTES": "1MiB"}, 1 << 20},
+		{map[string]string{"MAX_VALUE_LENGTH": "1024", "MAX_BODY_BYTES": "27904"}, 27904},
+	}
+	for _, tc := range tests {
+		c, err := Load(testEnv(tc.vars))
+		if err != nil {
+			t.Errorf("%v: %v", tc.vars, err)
+			continue
+		}
+		if c.MaxBodyBytes != tc.want {
+			t.Errorf("%v: MaxBodyBytes = %d, want %d", tc.vars, c.MaxBodyBytes, tc.want)
+		}
+	}
+
+	_, err := Load(testEnv(map[string]string{"MAX_VALUE_LENGTH": "1024", "MAX_BODY_BYTES": "27903"}))
+	want := `MAX_BODY_BYTES="27903": want at least 27904 bytes, the largest valid request with MAX_KEY_LENGTH=256 and MAX_VALUE_LENGTH=1024 ` +
+		`(key, value and compare with every character written as a \uXXXX escape)`
+	if err == nil || err.Error() != want {
+		t.Errorf("error = %v\nwant %s", err, want)
+	}
+}
+
+// TestMinBodyBytesAdmitsWorstCase builds the biggest body a client may send
+// within the length limits, every character an escaped surrogate pair and
+// generous whitespace, and checks the bound admits it.
+func TestMinBodyBytesAdmitsWorstCase(t *testing.T) {
+	for _, lengths := range [][2]int{{1, 0}, {256, 256}, {10, 65536}, {65536, 65536}} {
+		maxKey, maxValue := lengths[0], lengths[1]
+		escaped := func(n int) string { return `"` + strings.Repeat(`\ud83d\ude00`, n) + `"` }
+		body := " {\n  \"key\" : " + escaped(maxKey) + " ,\n  \"value\" : " + escaped(maxValue) +
+			" ,\n  \"compare\" : " + escaped(maxValue) + "\n}\n"
+
+		var decoded struct{ Key, Value, Compare string }
+		if err := json.Unmarshal([]byte(body), &decoded); err != nil {
+			t.Fatalf("test body is not JSON: %v", err)
+		}
+		if got := len([]rune(decoded.Key)); got != maxKey {
+			t.Fatalf("test key has %d characters, want %d", got, maxKey)
+		}
+		if limit := minBodyBytes(maxKey, maxValue); len(body) > limit {
+			t.Errorf("lengths %d/%d: worst-case body is %d bytes, bound is %d", maxKey, maxValue, len(body), limit)
+		}
+	}
+}

@@ -1,0 +1,108 @@
+package handler
+
+import (
+	"errors"
+	"time"
+	"unsafe"
+
+	"github.com/valyala/fasthttp"
+)
+
+// ServeFastHTTP is the fasthttp face, used by the standalone server.
+func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
+	var began time.Time
+	if h.logger != nil {
+		began = time.Now()
+	}
+	x := getExchange()
+	defer putExchange(x)
+	req, resp := &x.req, &x.resp
+
+	// The strings alias fasthttp's buffers, which stay valid until this function
+	// returns; the core copies whatever it keeps (keys and values are decoded into
+	// new strings by the parsers).
+	req.Method = methodName(ctx.Method())
+	req.Path = unsafeString(ctx.Path())
+	req.RawQuery = unsafeString(ctx.URI().QueryString())
+	req.ContentType = unsafeString(ctx.Request.Header.ContentType())
+	req.IfNoneMatch = unsafeString(ctx.Request.Header.Peek("If-None-Match"))
+	req.Body = ctx.PostBody()
+
+	h.Serve(req, resp)
+	writeFastHTTP(ctx, resp)
+	if h.logger != nil {
+		h.logRequest(req.Method, string(ctx.Path()), resp.Status, began)
+	}
+}
+
+// FastHTTPErrorHandler answers requests fasthttp refused before the handler ran
+// (an oversized body, a malformed request line) in the same JSON envelope.
+func (h *Handler) FastHTTPErrorHandler(ctx *fasthttp.RequestCtx, err error) {
+	x := getExchange()
+	defer putExchange(x)
+	resp := &x.resp
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		h.BodyTooLarge(resp)
+	case errors.As(err, &small):
+		resp.fail(431, "Request headers too large.")
+	case isTimeout(err):
+		resp.fail(408, "Request timeout.")
+	default:
+		resp.fail(400, "Malformed HTTP request.")
+	}
+	resp.addHeader("Connection", "close")
+	writeFastHTTP(ctx, resp)
+	ctx.SetConnectionClose()
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+func writeFastHTTP(ctx *fasthttp.RequestCtx, resp *Response) {
+	ctx.SetStatusCode(resp.Status)
+	ctx.Response.Header.SetContentType(resp.ContentType)
+	for _, kv := range resp.Headers {
+		if kv.Name == "Connection" {
+			continue // fasthttp manages it; SetConnectionClose is used instead
+		}
+		ctx.Response.Header.Set(kv.Name, kv.Value)
+	}
+	// SetBody copies: resp.Body goes back to the pool (or is a shared static file).
+	ctx.Response.SetBody(resp.Body)
+}
+
+// methodName maps the common methods to constant strings so that no request
+// allocates for its method.
+func methodName(m []byte) string {
+	switch string(m) {
+	case "GET":
+		return "GET"
+	case "POST":
+		return "POST"
+	case "HEAD":
+		return "HEAD"
+	case "PUT":
+		return "PUT"
+	case "DELETE":
+		return "DELETE"
+	case "OPTIONS":
+		return "OPTIONS"
+	}
+	return string(m)
+}
+
+// unsafeBytes views s as bytes for read-only parsing, without copying.
+func unsafeBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}

@@ -1,0 +1,172 @@
+package handler
+
+import (
+	"io/fs"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// route is one path: the methods it answers and what it does.
+type route struct {
+	label   string // the route label in metrics
+	methods []string
+	allow   string // the Allow header for 405 answers
+	serve   func(req *Request, resp *Response)
+}
+
+func (rt *route) allows(method string) bool {
+	for _, m := range rt.methods {
+		if m == method {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	readOnly  = []string{"GET", "HEAD"}
+	writeOnly = []string{"POST"}
+)
+
+func (h *Handler) add(path string, methods []string, serve func(*Request, *Response)) {
+	h.addLabelled(path, path, methods, serve)
+}
+
+func (h *Handler) addLabelled(path, label string, methods []string, serve func(*Request, *Response)) {
+	h.routes[path] = &route{label: label, methods: methods, allow: strings.Join(methods, ", "), serve: serve}
+}
+
+func (h *Handler) buildRoutes(public fs.FS) error {
+	h.routes = make(map[string]*route)
+	h.add("/put", writeOnly, h.put)
+	h.add("/get", readOnly, h.get)
+	h.add("/healthz", readOnly, h.healthz)
+	h.add("/stats", readOnly, h.stats)
+	h.add("/metrics", readOnly, h.serveMetrics)
+	h.add("/", readOnly, redirectHome)
+	h.addOperations()
+	return h.addStatic(public)
+}
+
+// The messages of the HTTP contract, byte for byte.
+const (
+	msgPutOK       = "Key inserted/updated successfully."
+	msgKeyNotFound = "Key not found."
+	msgNotFound    = "No such endpoint."
+)
+
+// put is POST /put with a JSON body {"key":"…","value":"…"} and, optionally,
+// "expire" or "ttl".
+func (h *Handler) put(req *Request, resp *Response) {
+	var p params
+	if err := parseJSONBody(req.Body, &p); err != nil {
+		resp.fail(400, err.Error())
+		return
+	}
+	h.store(&p, resp)
+}
+
+// get is GET /get?key=K.
+func (h *Handler) get(req *Request, resp *Response) {
+	var p params
+	if err := parseQuery(unsafeBytes(req.RawQuery), &p); err != nil {
+		resp.fail(400, err.Error())
+		return
+	}
+	key, ok := h.key(&p, resp)
+	if !ok {
+		return
+	}
+	value, found := h.kv.Get(key)
+	if !found {
+		resp.fail(404, msgKeyNotFound)
+		return
+	}
+	resp.keyValue(key, value)
+}
+
+func (h *Handler) healthz(_ *Request, resp *Response) {
+	resp.json(200, bodyHealthy)
+}
+
+var bodyHealthy = []byte(`{"status":"OK"}`)
+
+func (h *Handler) stats(_ *Request, resp *Response) {
+	st := h.kv.Stats()
+	b := append(resp.buf[:0], `{"status":"OK","keyCount":`...)
+	b = strconv.AppendInt(b, st.Entries, 10)
+	b = appendField(b, "maxSize", st.MaxEntries)
+	b = appendField(b, "memoryUsed", st.Bytes)
+	b = appendField(b, "memoryBudget", st.MaxBytes)
+	b = appendUint(b, "hits", st.Hits)
+	b = appendUint(b, "misses", st.Misses)
+	b = appendUint(b, "inserts", st.Inserts)
+	b = appendUint(b, "updates", st.Updates)
+	b = appendUint(b, "deletes", st.Deletes)
+	b = appendUint(b, "evictions", st.Evictions)
+	b = appendUint(b, "expirations", st.Expirations)
+	b = appendUint(b, "requests", h.requests.Load())
+	b = appendField(b, "uptimeSeconds", int64(h.now().Sub(h.started).Seconds()))
+	b = append(b, `,"version":`...)
+	b = appendJSONString(b, h.version)
+	b = append(b, `,"deployment":`...)
+	b = appendJSONString(b, h.deployment)
+	b = append(b, '}')
+	resp.buf = b
+	resp.json(200, b)
+}
+
+func appendField(b []byte, name string, n int64) []byte {
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return strconv.AppendInt(b, n, 10)
+}
+
+func appendUint(b []byte, name string, n uint64) []byte {
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return strconv.AppendUint(b, n, 10)
+}
+
+// redirectHome sends "/" to the landing page. The Location is relative so that it
+// stays under whatever prefix a gateway put in front (an API Gateway stage, say).
+func redirectHome(_ *Request, resp *Response) {
+	resp.addHeader("Location", "home")
+	resp.addHeader("Cache-Control", "no-store")
+	resp.ContentType = "text/plain; charset=utf-8"
+	resp.Status = 302
+	resp.Body = bodyRedirect
+}
+
+var bodyRedirect = []byte("Found: see home\n")
+
+// key validates the key parameter: present, a string, 1 to maxKey characters.
+func (h *Handler) key(p *params, resp *Response) (string, bool) {
+	return h.text(&p.key, "key", 1, h.maxKey, resp)
+}
+
+// value validates the value parameter: present, a string, 0 to maxValue characters.
+func (h *Handler) value(p *params, resp *Response) (string, bool) {
+	return h.text(&p.value, "value", 0, h.maxValue, resp)
+}
+
+// text checks a string parameter. The parsers have already refused invalid UTF-8,
+// so counting runes counts code points.
+func (h *Handler) text(f *param, name string, min, max int, resp *Response) (string, bool) {
+	switch {
+	case !f.set:
+		resp.fail(400, `Missing "`+name+`".`)
+	case f.kind != paramString:
+		resp.fail(400, `"`+name+`" must be a string.`)
+	case min > 0 && f.text == "":
+		resp.fail(400, `"`+name+`" must not be empty.`)
+	case len(f.text) > max && utf8.RuneCountInString(f.text) > max:
+		resp.fail(400, `"`+name+`" must be at most `+strconv.Itoa(max)+` characters.`)
+	default:
+		return f.text, true
+	}
+	return "", false
+}

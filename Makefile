@@ -1,0 +1,56 @@
+# Everyday targets. `make help` lists them.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+.PHONY: help run build test bench bench-http bench-memory fuzz lint ci clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+run: ## run the standalone server on :7171
+	go run .
+
+build: ## build a static, stripped ./warmkv
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o warmkv .
+
+test: ## run every test with the race detector (what CI runs)
+	go test -race ./...
+
+bench: ## Go benchmarks of the cache and the handler
+	go test -run '^$$' -bench . -benchmem ./cache/ ./handler/
+
+bench-http: ## HTTP throughput and p99 against a minimal fasthttp baseline (needs wrk)
+	bash bench/http.sh
+
+bench-memory: ## 5M unique PUTs under a 2 GB limit: RSS must stay under 1.8 GB
+	bash bench/memflood.sh
+
+fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
+	@for pkg in $$(go list ./...); do for t in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+		echo "$$pkg $$t"; go test -run '^$$' -fuzz "^$$t\$$" -fuzztime $${FUZZTIME:-30s} $$pkg || exit 1; done; done
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	go vet ./...
+
+ci: ## what CI runs
+	bash .ci/run
+
+clean: ## remove build output
+	rm -f warmkv bootstrap
+
+# Deployment targets. `sam build` (template.yaml, BuildMethod: makefile) runs
+# build-WarmkvFunction, so `make lambda` and SAM produce the same bootstrap.
+.PHONY: lambda build-WarmkvFunction docker vercel-build-check
+
+lambda: ## build ./bootstrap for AWS Lambda (provided.al2023, arm64), as sam build does
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags '-s -w' -o bootstrap .
+
+build-WarmkvFunction: lambda
+	cp bootstrap $(ARTIFACTS_DIR)/bootstrap
+
+docker: ## build the container image warmkv:latest (needs a Docker engine)
+	docker build --build-arg VERSION=$(VERSION) -t warmkv .
+
+vercel-build-check: ## build api/ the way Vercel does, then PUT and GET through it
+	go test -count=1 -run '^TestVercel' .

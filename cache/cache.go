@@ -343,3 +343,103 @@ func (c *Cache) Stats() Stats {
 	}
 	return st
 }
+
+// Condition restricts a write to keys that are absent or present, as Redis's SET
+// NX and XX do.
+type Condition uint8
+
+const (
+	Always    Condition = iota
+	IfAbsent            // SET NX, SETNX
+	IfPresent           // SET XX
+)
+
+// SetIf is the full form of Set: it stores only when cond holds and returns the
+// previous value (for SET ... GET and GETSET) and whether it stored.
+func (c *Cache) SetIf(key, value string, expireAt int64, cond Condition) (old string, existed, stored bool, err error) {
+	h := hashKey(key)
+	s := c.shardFor(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev, found := s.lookup(uint32(h), key)
+	if (cond == IfAbsent && found) || (cond == IfPresent && !found) {
+		return prev.value, found, false, nil
+	}
+	if expireAt == KeepTTL {
+		expireAt = 0
+		if found {
+			expireAt = prev.expireAt
+		}
+	}
+	if err := s.store(uint32(h), key, value, expireAt); err != nil {
+		return prev.value, found, false, err
+	}
+	return prev.value, found, true, nil
+}
+
+// GetDelete removes key and returns the value it had, as Redis's GETDEL does.
+func (c *Cache) GetDelete(key string) (string, bool) {
+	h := hashKey(key)
+	s := c.shardFor(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.lookup(uint32(h), key)
+	if ok {
+		s.remove(uint32(h), key)
+		s.deletes++
+	}
+	return e.value, ok
+}
+
+// Expire changes the expiry of an existing key without touching its value: 0
+// removes the expiry (PERSIST), a time in the past deletes the key. It counts as a
+// use of the key and as an update. It reports whether the key existed.
+func (c *Cache) Expire(key string, expireAt int64) bool {
+	h := hashKey(key)
+	s := c.shardFor(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.lookup(uint32(h), key)
+	if !ok {
+		return false
+	}
+	if expireAt != 0 && expireAt <= s.now() {
+		s.remove(uint32(h), key)
+		s.deletes++
+		return true
+	}
+	if e.expireAt == expireAt {
+		return true
+	}
+	_ = s.store(uint32(h), key, e.value, expireAt) // same value: cannot be too large
+	return true
+}
+
+// Item is one entry as Dump returns it.
+type Item struct {
+	Key      string
+	Value    string
+	ExpireAt int64 // Unix nanoseconds; 0 = never
+}
+
+// ShardCount is how many shards Dump can be asked for.
+func (c *Cache) ShardCount() int { return len(c.shards) }
+
+// Dump appends the live entries of one shard to dst, least recently used first,
+// so that replaying them in order rebuilds the same recency. It holds that shard's
+// lock only while copying (strings are shared, not copied), so other shards are
+// never blocked and this one only briefly.
+func (c *Cache) Dump(shard int, dst []Item) []Item {
+	s := &c.shards[shard]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for _, k := range s.lru.Keys() {
+		s.hash = uint32(hashKey(k))
+		e, ok := s.lru.Peek(k)
+		if ok && (e.expireAt == 0 || e.expireAt > now) {
+			dst = append(dst, Item{Key: k, Value: e.value, ExpireAt: e.expireAt})
+		}
+	}
+	return dst
+}

@@ -534,3 +534,78 @@ func TestConcurrentMixedLoadKeepsInvariants(t *testing.T) {
 	wg.Wait()
 	checkInvariants(t, c)
 }
+
+func TestSetIf(t *testing.T) {
+	c, clock := newTestCache(t, Options{})
+	if _, existed, stored, _ := c.SetIf("k", "1", 0, IfPresent); existed || stored {
+		t.Fatal("IfPresent stored an absent key")
+	}
+	if _, existed, stored, _ := c.SetIf("k", "1", clock.in(time.Minute), IfAbsent); existed || !stored {
+		t.Fatal("IfAbsent did not store an absent key")
+	}
+	if old, existed, stored, _ := c.SetIf("k", "2", 0, IfAbsent); !existed || stored || old != "1" {
+		t.Fatalf("IfAbsent on a present key: old %q existed %v stored %v", old, existed, stored)
+	}
+	if old, _, stored, _ := c.SetIf("k", "3", KeepTTL, IfPresent); !stored || old != "1" {
+		t.Fatal("IfPresent did not store over a present key")
+	}
+	if v, exp, _ := c.Lookup("k"); v != "3" || exp != clock.in(time.Minute) {
+		t.Fatalf("after KeepTTL write: %q expiring %d", v, exp)
+	}
+	clock.advance(time.Minute)
+	if _, _, stored, _ := c.SetIf("k", "4", 0, IfAbsent); !stored {
+		t.Fatal("IfAbsent treated an expired key as present")
+	}
+	checkInvariants(t, c)
+}
+
+func TestGetDeleteAndExpire(t *testing.T) {
+	c, clock := newTestCache(t, Options{})
+	_ = c.Set("k", "v", 0)
+	if c.Expire("absent", 0) {
+		t.Fatal("Expire reported an absent key as present")
+	}
+	if !c.Expire("k", clock.in(time.Second)) {
+		t.Fatal("Expire on a present key reported false")
+	}
+	if v, exp, _ := c.Lookup("k"); v != "v" || exp != clock.in(time.Second) {
+		t.Fatalf("after Expire: %q expiring %d", v, exp)
+	}
+	c.Expire("k", 0) // persist
+	clock.advance(2 * time.Second)
+	if v, ok := c.GetDelete("k"); !ok || v != "v" {
+		t.Fatalf("GetDelete = %q, %v after PERSIST", v, ok)
+	}
+	if _, ok := c.Get("k"); ok {
+		t.Fatal("GetDelete left the key")
+	}
+	_ = c.Set("gone", "v", 0)
+	if !c.Expire("gone", clock.in(-time.Second)) {
+		t.Fatal("Expire in the past reported false")
+	}
+	if _, ok := c.Get("gone"); ok {
+		t.Fatal("Expire in the past did not delete")
+	}
+	checkInvariants(t, c)
+}
+
+func TestDumpReplaysRecency(t *testing.T) {
+	c, clock := newTestCache(t, Options{MaxEntries: 100})
+	for i := range 5 {
+		_ = c.Set(fmt.Sprint(i), fmt.Sprint("v", i), 0)
+	}
+	_ = c.Set("expiring", "x", clock.in(time.Second))
+	c.Get("0") // 0 becomes the most recent
+	clock.advance(time.Second)
+	var items []Item
+	for i := range c.ShardCount() {
+		items = c.Dump(i, items)
+	}
+	var order []string
+	for _, it := range items {
+		order = append(order, it.Key)
+	}
+	if got := strings.Join(order, ","); got != "1,2,3,4,0" {
+		t.Fatalf("dump order %s, want 1,2,3,4,0 (oldest first, expired left out)", got)
+	}
+}

@@ -12,6 +12,9 @@ type Store interface {
 	Get(key string) (string, bool)
 	Lookup(key string) (value string, expireAt int64, ok bool)
 	Set(key, value string, expireAt int64) error
+	SetIf(key, value string, expireAt int64, cond Condition) (old string, existed, stored bool, err error)
+	GetDelete(key string) (string, bool)
+	Expire(key string, expireAt int64) bool
 	Delete(key string) bool
 	CompareAndSet(key, compare, value string, expireAt int64) (bool, error)
 	IncrementBy(key string, delta int64, expireAt int64) (int64, error)

@@ -1,0 +1,110 @@
+// Package handler is warmkv's Vercel entry point.
+//
+// Vercel's Go runtime builds every Go file under api/ into a function of its
+// own, with its own process and so its own cache; vercel.json sends every API
+// path to this one file so all requests share one cache per instance. The
+// package must not be main and must export a func taking exactly
+// (http.ResponseWriter, *http.Request): that is how the runtime finds it. The
+// landing page is served by Vercel from public/, not from here.
+package handler
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"sync"
+
+	"github.com/warmkv/warmkv/cache"
+	"github.com/warmkv/warmkv/config"
+	warmkv "github.com/warmkv/warmkv/handler"
+)
+
+var (
+	setupOnce sync.Once
+	api       http.Handler // the warmkv handler, or an answer naming the configuration error
+)
+
+// Handler serves every warmkv API request. The cache is built on the first
+// request and kept for the life of the instance, so it stays warm between
+// requests that reach the same instance.
+func Handler(w http.ResponseWriter, r *http.Request) {
+	setupOnce.Do(setup)
+	api.ServeHTTP(w, r)
+}
+
+func setup() {
+	h, err := build()
+	if err != nil {
+		// Vercel shows a function's stderr in its logs; the client gets the
+		// same message in warmkv's error envelope, so a misconfigured
+		// deployment says what is wrong on the first request.
+		fmt.Fprintf(os.Stderr, "warmkv: %v\n", err)
+		api = configError(err)
+		return
+	}
+	api = h
+}
+
+// build reads the configuration and makes the cache and handler, as the
+// standalone server does, but with the deployment named "vercel" whatever
+// the environment suggests, and no landing page.
+func build() (*warmkv.Handler, error) {
+	cfg, err := config.Load(config.OSEnv())
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	if cfg.Memory.GoMemLimit > 0 {
+		debug.SetMemoryLimit(cfg.Memory.GoMemLimit)
+	}
+	store, err := cache.New(cache.Options{MaxBytes: cfg.Memory.Budget, MaxEntries: cfg.MaxEntries})
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration: SIZE=%d with a memory budget of %d bytes (%s): %w",
+			cfg.MaxEntries, cfg.Memory.Budget, cfg.Memory.Source, err)
+	}
+	// The store lives as long as the instance; Vercel gives no shutdown hook
+	// to close it in.
+	var requestLog *slog.Logger
+	if !cfg.Production {
+		requestLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	}
+	return warmkv.New(warmkv.Options{
+		Store:          store,
+		MaxKeyLength:   cfg.MaxKeyLength,
+		MaxValueLength: cfg.MaxValueLength,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		Public:         nil, // Vercel serves public/ itself
+		Deployment:     string(config.Vercel),
+		Version:        version(),
+		Logger:         requestLog,
+	})
+}
+
+// version is the deployed commit, which Vercel exposes to functions.
+func version() string {
+	sha := os.Getenv("VERCEL_GIT_COMMIT_SHA")
+	if len(sha) > 12 {
+		sha = sha[:12]
+	}
+	if sha == "" {
+		return "dev"
+	}
+	return sha
+}
+
+// configError answers every request with 500 and the configuration error in
+// warmkv's JSON error envelope.
+func configError(err error) http.Handler {
+	body, _ := json.Marshal(struct {
+		Status  string `json:"status"`
+		Message string `json:"message"`
+	}{"ERROR", "warmkv is misconfigured: " + err.Error()})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write(body)
+	})
+}

@@ -16,17 +16,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/warmkv/warmkv/app"
 	"github.com/warmkv/warmkv/awslambda"
-	"github.com/warmkv/warmkv/cache"
 	"github.com/warmkv/warmkv/config"
-	"github.com/warmkv/warmkv/handler"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -48,75 +46,46 @@ func main() {
 func run() int {
 	cfg, err := config.Load(config.OSEnv())
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "warmkv: invalid configuration:\n%v\n", err)
-		if api := os.Getenv("AWS_LAMBDA_RUNTIME_API"); api != "" {
-			// On Lambda an exit alone shows only as a crash loop; the init-error
-			// report puts the message in front of whoever invoked the function.
-			if rerr := awslambda.ReportInitError(api, fmt.Errorf("warmkv: invalid configuration: %w", err)); rerr != nil {
-				fmt.Fprintln(os.Stderr, "warmkv:", rerr)
-			}
-		}
-		return 2
+		return configFailed(err)
 	}
-	logger := newLogger(cfg)
+	logger := app.NewLogger(cfg)
 	slog.SetDefault(logger)
 
-	if cfg.Memory.GoMemLimit > 0 {
-		debug.SetMemoryLimit(cfg.Memory.GoMemLimit)
-	}
-	store, err := cache.New(cache.Options{MaxBytes: cfg.Memory.Budget, MaxEntries: cfg.MaxEntries})
+	public, err := fs.Sub(publicFiles, "public")
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "warmkv: invalid configuration: SIZE=%d with a memory budget of %d bytes (%s): %v\n",
-			cfg.MaxEntries, cfg.Memory.Budget, cfg.Memory.Source, err)
-		return 2
+		panic(err) // the embed directive guarantees the directory
 	}
-	defer store.Close()
+	a, err := app.Build(cfg, public, version, logger)
+	if err != nil {
+		return configFailed(err)
+	}
+	defer a.Close()
 
-	h, err := newHandler(cfg, store, logger)
-	if err != nil {
-		logger.Error("building the handler", "err", err)
-		return 1
-	}
 	if cfg.Deployment == config.Lambda {
 		// Invocations arrive through the Runtime API, not a listener. The process,
 		// and so the cache, outlives each invocation: it stays warm between them.
-		awslambda.Start(h) // never returns
+		a.LogReady("warmkv ready for Lambda invocations")
+		awslambda.Start(a.Handler) // never returns
 	}
-	return serve(cfg, h, store, logger)
+	return serve(a)
 }
 
-func newLogger(cfg config.Config) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	if cfg.Production {
-		// Machines read production logs.
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+// configFailed reports a configuration error and returns the exit code for it.
+func configFailed(err error) int {
+	fmt.Fprintf(os.Stderr, "warmkv: invalid configuration:\n%v\n", err)
+	if api := os.Getenv("AWS_LAMBDA_RUNTIME_API"); api != "" {
+		// On Lambda an exit alone shows only as a crash loop; the init-error
+		// report puts the message in front of whoever invoked the function.
+		if rerr := awslambda.ReportInitError(api, fmt.Errorf("warmkv: invalid configuration: %w", err)); rerr != nil {
+			fmt.Fprintln(os.Stderr, "warmkv:", rerr)
+		}
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
-}
-
-func newHandler(cfg config.Config, store cache.Store, logger *slog.Logger) (*handler.Handler, error) {
-	public, err := fs.Sub(publicFiles, "public")
-	if err != nil {
-		return nil, err
-	}
-	var requestLog *slog.Logger
-	if !cfg.Production {
-		requestLog = logger
-	}
-	return handler.New(handler.Options{
-		Store:          store,
-		MaxKeyLength:   cfg.MaxKeyLength,
-		MaxValueLength: cfg.MaxValueLength,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		Public:         public,
-		Deployment:     string(cfg.Deployment),
-		Version:        version,
-		Logger:         requestLog,
-	})
+	return 2
 }
 
 // serve runs the standalone server until a signal, then shuts it down gracefully.
-func serve(cfg config.Config, h *handler.Handler, store *cache.Cache, logger *slog.Logger) int {
+func serve(a *app.App) int {
+	cfg, h, logger := a.Config, a.Handler, a.Logger
 	addr := net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -146,21 +115,7 @@ func serve(cfg config.Config, h *handler.Handler, store *cache.Cache, logger *sl
 		Logger:                fasthttpLogger{logger},
 	}
 
-	st := store.Stats()
-	logger.Info("warmkv listening",
-		"addr", ln.Addr().String(),
-		"deployment", cfg.Deployment,
-		"version", version,
-		"memory_budget", st.MaxBytes,
-		"memory_budget_source", cfg.Memory.Source,
-		"memory_limit", cfg.Memory.Limit,
-		"gomemlimit", cfg.Memory.GoMemLimit,
-		"max_entries", st.MaxEntries,
-	)
-	if cfg.Memory.GoMemLimit > 0 && cfg.Memory.Budget > cfg.Memory.GoMemLimit*9/10 {
-		logger.Warn("MAX_MEMORY leaves the Go runtime little headroom below its memory limit; expect heavy GC",
-			"max_memory", cfg.Memory.Budget, "gomemlimit", cfg.Memory.GoMemLimit)
-	}
+	a.LogReady("warmkv listening", "addr", ln.Addr().String())
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -11,13 +11,11 @@ package handler
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
-	"runtime/debug"
 	"sync"
 
-	"github.com/warmkv/warmkv/cache"
+	"github.com/warmkv/warmkv/app"
 	"github.com/warmkv/warmkv/config"
 	warmkv "github.com/warmkv/warmkv/handler"
 )
@@ -48,38 +46,22 @@ func setup() {
 	api = h
 }
 
-// build reads the configuration and makes the cache and handler, as the
-// standalone server does, but with the deployment named "vercel" whatever
-// the environment suggests, and no landing page.
+// build reads the configuration and builds warmkv as the standalone server
+// does, with the deployment named "vercel" whatever the environment suggests and
+// no landing page (Vercel serves public/ itself). The cache lives as long as the
+// instance; Vercel gives no shutdown hook to close it in.
 func build() (*warmkv.Handler, error) {
 	cfg, err := config.Load(config.OSEnv())
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	if cfg.Memory.GoMemLimit > 0 {
-		debug.SetMemoryLimit(cfg.Memory.GoMemLimit)
-	}
-	store, err := cache.New(cache.Options{MaxBytes: cfg.Memory.Budget, MaxEntries: cfg.MaxEntries})
+	cfg.Deployment = config.Vercel
+	a, err := app.Build(cfg, nil, version(), app.NewLogger(cfg))
 	if err != nil {
-		return nil, fmt.Errorf("invalid configuration: SIZE=%d with a memory budget of %d bytes (%s): %w",
-			cfg.MaxEntries, cfg.Memory.Budget, cfg.Memory.Source, err)
+		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	// The store lives as long as the instance; Vercel gives no shutdown hook
-	// to close it in.
-	var requestLog *slog.Logger
-	if !cfg.Production {
-		requestLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	}
-	return warmkv.New(warmkv.Options{
-		Store:          store,
-		MaxKeyLength:   cfg.MaxKeyLength,
-		MaxValueLength: cfg.MaxValueLength,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		Public:         nil, // Vercel serves public/ itself
-		Deployment:     string(config.Vercel),
-		Version:        version(),
-		Logger:         requestLog,
-	})
+	a.LogReady("warmkv ready on Vercel")
+	return a.Handler, nil
 }
 
 // version is the deployed commit, which Vercel exposes to functions.

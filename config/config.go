@@ -137,11 +137,13 @@ func Load(env Env) (Config, error) {
 
 // deploymentOf tells the platform from the variables each one sets.
 func deploymentOf(get func(string) string) Deployment {
+	// Vercel's Go functions run on AWS Lambda and may see Lambda's variables too,
+	// so Vercel's own marker decides first.
 	switch {
-	case get("AWS_LAMBDA_RUNTIME_API") != "":
-		return Lambda
 	case get("VERCEL") != "":
 		return Vercel
+	case get("AWS_LAMBDA_RUNTIME_API") != "":
+		return Lambda
 	default:
 		return Standalone
 	}

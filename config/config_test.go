@@ -214,7 +214,7 @@ func TestDeployment(t *testing.T) {
 		{nil, Standalone},
 		{map[string]string{"VERCEL": "1"}, Vercel},
 		{map[string]string{"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"}, Lambda},
-		{map[string]string{"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001", "VERCEL": "1"}, Lambda},
+		{map[string]string{"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001", "VERCEL": "1"}, Vercel},
 		{map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "warmkv"}, Standalone},
 	}
 	for _, tc := range tests {

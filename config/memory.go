@@ -134,7 +134,8 @@ func fraction(n int64, f float64) int64 {
 func processLimit(env Env, get func(string) string, deployment Deployment) (limit, []error) {
 	var errs []error
 	var platform limit
-	if raw := get(sourceLambda); deployment == Lambda && raw != "" {
+	// Vercel functions are Lambda functions underneath, with the same variable.
+	if raw := get(sourceLambda); (deployment == Lambda || deployment == Vercel) && raw != "" {
 		mib, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil || mib <= 0 || mib > math.MaxInt64>>20 {
 			errs = append(errs, fmt.Errorf("%s=%q: want the function's memory in MiB, like 1024", sourceLambda, raw))

@@ -1,0 +1,90 @@
+// Package app assembles warmkv from its configuration: the Go memory limit, the
+// cache and the HTTP handler. Every door (the standalone server, Lambda, Vercel)
+// builds through it, so the three deployments are the same program.
+package app
+
+import (
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"runtime/debug"
+
+	"github.com/warmkv/warmkv/cache"
+	"github.com/warmkv/warmkv/config"
+	"github.com/warmkv/warmkv/handler"
+)
+
+// App is a built warmkv: what a door serves.
+type App struct {
+	Config  config.Config
+	Cache   *cache.Cache
+	Handler *handler.Handler
+	Logger  *slog.Logger
+	Version string
+}
+
+// NewLogger is warmkv's logger: JSON for machines in production, text otherwise.
+func NewLogger(cfg config.Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.Production {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// Build sets the Go runtime's memory limit and builds the cache and the handler.
+// public holds the landing page; nil serves none (Vercel serves it statically).
+// Errors are configuration errors, worded to name the variables involved.
+func Build(cfg config.Config, public fs.FS, version string, logger *slog.Logger) (*App, error) {
+	if cfg.Memory.GoMemLimit > 0 {
+		debug.SetMemoryLimit(cfg.Memory.GoMemLimit)
+	}
+	store, err := cache.New(cache.Options{MaxBytes: cfg.Memory.Budget, MaxEntries: cfg.MaxEntries})
+	if err != nil {
+		return nil, fmt.Errorf("SIZE=%d does not fit a memory budget of %d bytes (from %s): %w",
+			cfg.MaxEntries, cfg.Memory.Budget, cfg.Memory.Source, err)
+	}
+	var requestLog *slog.Logger
+	if !cfg.Production {
+		requestLog = logger
+	}
+	h, err := handler.New(handler.Options{
+		Store:          store,
+		MaxKeyLength:   cfg.MaxKeyLength,
+		MaxValueLength: cfg.MaxValueLength,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		Public:         public,
+		Deployment:     string(cfg.Deployment),
+		Version:        version,
+		Logger:         requestLog,
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &App{Config: cfg, Cache: store, Handler: h, Logger: logger, Version: version}, nil
+}
+
+// LogReady logs that the app serves, with its memory budget and where that came
+// from, plus the door's own attributes (its address, say).
+func (a *App) LogReady(msg string, attrs ...any) {
+	st := a.Cache.Stats()
+	m := a.Config.Memory
+	a.Logger.Info(msg, append(attrs,
+		"deployment", a.Config.Deployment,
+		"version", a.Version,
+		"memory_budget", st.MaxBytes,
+		"memory_budget_source", m.Source,
+		"memory_limit", m.Limit,
+		"gomemlimit", m.GoMemLimit,
+		"max_entries", st.MaxEntries,
+	)...)
+	if m.GoMemLimit > 0 && m.Budget > m.GoMemLimit*9/10 {
+		a.Logger.Warn("MAX_MEMORY leaves the Go runtime little headroom below its memory limit; expect heavy GC",
+			"max_memory", m.Budget, "gomemlimit", m.GoMemLimit)
+	}
+}
+
+// Close stops the cache's background work.
+func (a *App) Close() { a.Cache.Close() }

@@ -23,7 +23,7 @@ ARG VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/warmkv . \
+    go build -tags lambda.norpc -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/warmkv . \
     && mkdir -p /out/data
 
 # distroless/static: CA certificates, tzdata and /etc/passwd, but no shell or

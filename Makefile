@@ -11,7 +11,7 @@ run: ## run the standalone server on :7171
 	go run .
 
 build: ## build a static, stripped ./warmkv
-	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o warmkv .
+	CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags '$(LDFLAGS)' -o warmkv .
 
 test: ## run every test with the race detector (what CI runs)
 	go test -race ./...

@@ -29,7 +29,7 @@ var lambdaBuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags"
 const containerVersion = "container-test"
 
 // containerBuildFlags are the Dockerfile's, which are `make build`'s.
-var containerBuildFlags = []string{"-trimpath", "-ldflags", "-s -w -X main.version=" + containerVersion}
+var containerBuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w -X main.version=" + containerVersion}
 
 // onceBuild builds the main package once, whichever test asks first.
 type onceBuild struct {

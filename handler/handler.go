@@ -36,6 +36,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for uptime and expiry arguments; nil means time.Now.
 	Now func() time.Time
+	// Snapshot, when set, writes a snapshot on POST /snapshot and returns how many
+	// keys it wrote; nil answers that snapshots are off.
+	Snapshot func() (keys int, err error)
 }
 
 // Handler serves the warmkv API. It is safe for concurrent use.
@@ -52,6 +55,7 @@ type Handler struct {
 	routes     map[string]*route
 	requests   atomic.Uint64
 	metrics    *metrics
+	snapshot   func() (int, error)
 }
 
 // New checks the options and builds the route table.
@@ -75,6 +79,7 @@ func New(o Options) (*Handler, error) {
 		version:    o.Version,
 		logger:     o.Logger,
 		now:        o.Now,
+		snapshot:   o.Snapshot,
 	}
 	if h.now == nil {
 		h.now = time.Now

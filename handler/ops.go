@@ -24,6 +24,7 @@ func (h *Handler) addOperations() {
 	h.add("/append", readWrite, h.appendValue(false))
 	h.add("/prepend", readWrite, h.appendValue(true))
 	h.add("/flush", readWrite, h.flush)
+	h.add("/snapshot", writeOnly, h.saveSnapshot)
 }
 
 const (
@@ -270,4 +271,18 @@ func integerParam(f *param, name string, resp *Response) (int64, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// saveSnapshot is POST /snapshot: write the whole cache to the snapshot file now.
+func (h *Handler) saveSnapshot(_ *Request, resp *Response) {
+	if h.snapshot == nil {
+		resp.fail(409, "Snapshots are off; set SNAPSHOT_PATH to turn them on.")
+		return
+	}
+	keys, err := h.snapshot()
+	if err != nil {
+		resp.fail(500, "Snapshot failed: "+err.Error())
+		return
+	}
+	resp.ok("Snapshot saved: " + strconv.Itoa(keys) + " keys.")
 }

@@ -331,3 +331,19 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestSnapshotRoute(t *testing.T) {
+	h, _ := newClockedHandler(t)
+	runSteps(t, h, []step{
+		{"POST", "/snapshot", "", 409, `~set SNAPSHOT_PATH`},
+		{"GET", "/snapshot", "", 405, `~use POST`},
+	})
+	calls := 0
+	h.snapshot = func() (int, error) { calls++; return 42, nil }
+	runSteps(t, h, []step{{"POST", "/snapshot", "", 200, `{"status":"OK","message":"Snapshot saved: 42 keys."}`}})
+	h.snapshot = func() (int, error) { return 0, fmt.Errorf("disk full") }
+	runSteps(t, h, []step{{"POST", "/snapshot", "", 500, `~disk full`}})
+	if calls != 1 {
+		t.Fatalf("snapshot called %d times, want 1", calls)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math/bits"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -295,10 +296,12 @@ func (c *Cache) Flush() {
 }
 
 // reapBatch bounds how long the reaper holds one shard's lock.
-const reapBatch = 256
+const reapBatch = 64
 
 // ReapExpired removes every entry whose expiry has passed, one shard and one batch
-// at a time, so that no request waits behind more than a batch.
+// at a time, so that no request waits behind more than a batch, and yields the
+// processor between batches, so that on a busy machine requests are not queued
+// behind a reaper that would otherwise run for its whole time slice.
 func (c *Cache) ReapExpired() {
 	for i := range c.shards {
 		s := &c.shards[i]
@@ -306,6 +309,9 @@ func (c *Cache) ReapExpired() {
 			s.mu.Lock()
 			more = s.reap(reapBatch)
 			s.mu.Unlock()
+			if more {
+				runtime.Gosched()
+			}
 		}
 	}
 }

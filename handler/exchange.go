@@ -11,6 +11,10 @@ type Request struct {
 	ContentType string // the Content-Type header, for choosing JSON body or query
 	Body        []byte
 	IfNoneMatch string // for static files
+	// Authorization and Origin are the headers of the same names, for the access
+	// token and CORS.
+	Authorization string
+	Origin        string
 }
 
 // Response is what the core answers. The faces copy it to their engine. Body may

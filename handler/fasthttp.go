@@ -26,6 +26,8 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	req.RawQuery = unsafeString(ctx.URI().QueryString())
 	req.ContentType = unsafeString(ctx.Request.Header.ContentType())
 	req.IfNoneMatch = unsafeString(ctx.Request.Header.Peek("If-None-Match"))
+	req.Authorization = unsafeString(ctx.Request.Header.Peek("Authorization"))
+	req.Origin = unsafeString(ctx.Request.Header.Peek("Origin"))
 	req.Body = ctx.PostBody()
 
 	h.Serve(req, resp)

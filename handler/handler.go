@@ -36,6 +36,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for uptime and expiry arguments; nil means time.Now.
 	Now func() time.Time
+	// AuthToken, when set, is required as "Authorization: Bearer <token>" by every
+	// route but the landing page, its files and /healthz.
+	AuthToken string
+	// CORSOrigins lists the origins whose pages may call the API from a browser
+	// ("*" for any); empty sends no CORS headers.
+	CORSOrigins []string
 	// Snapshot, when set, writes a snapshot on POST /snapshot and returns how many
 	// keys it wrote; nil answers that snapshots are off.
 	Snapshot func() (keys int, err error)
@@ -56,6 +62,9 @@ type Handler struct {
 	requests   atomic.Uint64
 	metrics    *metrics
 	snapshot   func() (int, error)
+
+	authToken   string
+	corsOrigins []string
 }
 
 // New checks the options and builds the route table.
@@ -80,6 +89,9 @@ func New(o Options) (*Handler, error) {
 		logger:     o.Logger,
 		now:        o.Now,
 		snapshot:   o.Snapshot,
+
+		authToken:   o.AuthToken,
+		corsOrigins: o.CORSOrigins,
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -97,15 +109,22 @@ func (h *Handler) Serve(req *Request, resp *Response) {
 	began := time.Now()
 	h.requests.Add(1)
 	label := "unmatched" // one label for every unknown path keeps metrics bounded
-	switch rt, ok := h.routes[req.Path]; {
+	rt, ok := h.routes[req.Path]
+	if ok {
+		label = rt.label
+	}
+	h.cors(req, resp)
+	switch {
 	case !ok:
 		resp.fail(404, msgNotFound)
+	case req.Method == "OPTIONS" && req.Origin != "":
+		h.preflight(rt, req, resp)
+	case !rt.public && !h.authorized(req):
+		h.unauthorized(resp)
 	case !rt.allows(req.Method):
-		label = rt.label
 		resp.addHeader("Allow", rt.allow)
 		resp.fail(405, "Method "+req.Method+" is not allowed on "+req.Path+"; use "+rt.allow+".")
 	default:
-		label = rt.label
 		rt.serve(req, resp)
 	}
 	h.metrics.observe(label, resp.Status, time.Since(began))

@@ -24,6 +24,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req.RawQuery = r.URL.RawQuery
 	req.ContentType = r.Header.Get("Content-Type")
 	req.IfNoneMatch = r.Header.Get("If-None-Match")
+	req.Authorization = r.Header.Get("Authorization")
+	req.Origin = r.Header.Get("Origin")
 
 	body := bodyBuffers.Get().(*bytes.Buffer)
 	defer putBodyBuffer(body)

@@ -10,6 +10,7 @@ import (
 // route is one path: the methods it answers and what it does.
 type route struct {
 	label   string // the route label in metrics
+	public  bool   // served without the access token
 	methods []string
 	allow   string // the Allow header for 405 answers
 	serve   func(req *Request, resp *Response)
@@ -37,14 +38,21 @@ func (h *Handler) addLabelled(path, label string, methods []string, serve func(*
 	h.routes[path] = &route{label: label, methods: methods, allow: strings.Join(methods, ", "), serve: serve}
 }
 
+// addPublic adds a route that needs no access token: the landing page and its
+// files, the redirect to it, and the health check a load balancer polls.
+func (h *Handler) addPublic(path, label string, serve func(*Request, *Response)) {
+	h.addLabelled(path, label, readOnly, serve)
+	h.routes[path].public = true
+}
+
 func (h *Handler) buildRoutes(public fs.FS) error {
 	h.routes = make(map[string]*route)
 	h.add("/put", writeOnly, h.put)
 	h.add("/get", readOnly, h.get)
-	h.add("/healthz", readOnly, h.healthz)
+	h.addPublic("/healthz", "/healthz", h.healthz)
 	h.add("/stats", readOnly, h.stats)
 	h.add("/metrics", readOnly, h.serveMetrics)
-	h.add("/", readOnly, redirectHome)
+	h.addPublic("/", "/", redirectHome)
 	h.addOperations()
 	return h.addStatic(public)
 }

@@ -58,7 +58,7 @@ func (h *Handler) addStatic(public fs.FS) error {
 			if _, taken := h.routes[p]; taken {
 				return fmt.Errorf("handler: public file %s would hide the route %s", name, p)
 			}
-			h.addLabelled(p, "static", readOnly, serve)
+			h.addPublic(p, "static", serve)
 		}
 		return nil
 	})

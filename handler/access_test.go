@@ -86,4 +86,3 @@ func TestAccessControl(t *testing.T) {
 		})
 	}
 }
-

@@ -67,11 +67,10 @@
 
   // ---- Small helpers ------------------------------------------------------
 
+  // codePoints counts what the server counts. Spreading a string walks code
+  // points, so an emoji is 1, where s.length would say 2 (UTF-16 units).
   function codePoints(s) {
-    let n = 0;
-    // for…of walks code points, not UTF-16 units, unlike s.length.
-    for (const _ of s) n++; // eslint-disable-line no-unused-vars
-    return n;
+    return [...s].length;
   }
 
   function truncate(s, max) {
@@ -109,6 +108,10 @@
     return s + 's';
   }
 
+  function plural(n, one, many) {
+    return fmtInt(n) + ' ' + (n === 1 ? one : many || one + 's');
+  }
+
   function setText(id, text) {
     const el = $(id);
     if (el) el.textContent = text;
@@ -127,13 +130,13 @@
   // storage is blocked, fall back to memory for the page's lifetime.
   let memoryToken = '';
   function getToken() {
-    try { return sessionStorage.getItem(TOKEN_STORAGE_KEY) || ''; } catch (_) { return memoryToken; }
+    try { return sessionStorage.getItem(TOKEN_STORAGE_KEY) || ''; } catch { return memoryToken; }
   }
   function setToken(t) {
     memoryToken = t;
     try {
       if (t) sessionStorage.setItem(TOKEN_STORAGE_KEY, t); else sessionStorage.removeItem(TOKEN_STORAGE_KEY);
-    } catch (_) { /* memoryToken already holds it */ }
+    } catch { /* memoryToken already holds it */ }
   }
 
   const tokenPanel = $('token-panel');
@@ -198,7 +201,7 @@
       const text = await resp.text();
       const ms = performance.now() - t0;
       let json = null;
-      try { json = JSON.parse(text); } catch (_) { /* shown as raw text */ }
+      try { json = JSON.parse(text); } catch { /* shown as raw text */ }
       return { status: resp.status, ok: resp.ok, json, text, ms, error: '' };
     } catch (err) {
       const ms = performance.now() - t0;
@@ -352,22 +355,18 @@
         if (action) {
           e.preventDefault();
           runAction(action);
-        } else if (input.tagName === 'INPUT') {
-          e.preventDefault(); // no implicit form submission
         }
       });
       refreshField(name);
     }
     refreshButtons();
-    // The buttons are type=button, but implicit submission must not reload the page.
-    $('console-form').addEventListener('submit', (e) => e.preventDefault());
   }
 
   // ---- Copy buttons -------------------------------------------------------
 
   async function copyText(text) {
     if (navigator.clipboard && window.isSecureContext) {
-      try { await navigator.clipboard.writeText(text); return true; } catch (_) { /* fall through */ }
+      try { await navigator.clipboard.writeText(text); return true; } catch { /* fall through */ }
     }
     // Fallback for plain-http origins and older browsers.
     const helper = document.createElement('textarea');
@@ -377,8 +376,8 @@
     const active = document.activeElement;
     document.body.appendChild(helper);
     helper.select();
-    let ok = false;
-    try { ok = document.execCommand('copy'); } catch (_) { ok = false; }
+    let ok;
+    try { ok = document.execCommand('copy'); } catch { ok = false; }
     helper.remove();
     if (active && active.focus) active.focus();
     return ok;
@@ -476,7 +475,7 @@
 
     const lookups = s.hits + s.misses;
     setText('m-hit', lookups ? (100 * s.hits / lookups).toFixed(1) + '%' : '–');
-    setText('m-hit-sub', lookups ? fmtInt(s.hits) + ' hits · ' + fmtInt(s.misses) + ' misses' : 'no lookups yet');
+    setText('m-hit-sub', lookups ? plural(s.hits, 'hit') + ' · ' + plural(s.misses, 'miss', 'misses') : 'no lookups yet');
 
     // The rate comes from the requests counter's delta. A counter that went
     // down means a restart or, on serverless, another instance: start over.

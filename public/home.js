@@ -12,27 +12,39 @@
 
   // ---- Inputs and actions -------------------------------------------------
 
-  // Input fields the actions read. Limits are in Unicode code points, the
-  // unit the server counts in, so 256 emoji are a valid value.
+  // Input fields the actions read. check(text) says whether the text is
+  // usable: {ok, counter (the text next to the label), invalid (why it is
+  // wrong, '' when it is merely empty)}. Lengths are in Unicode code points,
+  // the unit the server counts in, so 256 emoji are a valid value.
   const FIELDS = {
-    key: { input: 'key-input', counter: 'key-counter', min: 1, max: 256 },
-    value: { input: 'value-input', counter: 'value-counter', min: 0, max: 256 },
+    key: { input: 'key-input', counter: 'key-counter', check: lengthCheck('key', 1, 256) },
+    value: { input: 'value-input', counter: 'value-counter', check: lengthCheck('value', 0, 256) },
+    ttl: { input: 'ttl-input', counter: 'ttl-counter', check: ttlCheck },
   };
 
-  // The console's actions. A new route (delete, increment, TTL) is one more
-  // entry here: its button, validation, keyboard shortcut, curl command and
-  // result rendering all come from this table.
-  //   fields:   which FIELDS must be valid before the action may run
-  //   shortcut: key press inside a field that runs the action
-  //   request:  turns the field values into {method, path, body}
+  // withTTL adds the TTL field, when one is given, to a request body. The
+  // server takes "ttl" as a JSON number of seconds from now.
+  function withTTL(body, v) {
+    if (v.ttl.trim() !== '') body.ttl = Number(v.ttl.trim());
+    return body;
+  }
+
+  // The console's actions. A new route is one more entry here: its button,
+  // validation, keyboard shortcut, curl command and result rendering all come
+  // from this table. The writes are POSTs with a JSON body (never GETs, which
+  // browsers and proxies may prefetch or repeat), the read a GET.
+  //   fields:    which FIELDS must be valid before the action may run
+  //   shortcut:  key press inside a field that runs the action
+  //   request:   turns the field values into {method, path, body}
+  //   valueNote: how the summary describes a returned value
   const ACTIONS = [
     {
       name: 'put',
       label: 'Put',
       primary: true,
-      fields: ['key', 'value'],
+      fields: ['key', 'value', 'ttl'],
       shortcut: { field: 'value', key: 'Enter', ctrlOrMeta: true },
-      request: (v) => ({ method: 'POST', path: 'put', body: { key: v.key, value: v.value } }),
+      request: (v) => ({ method: 'POST', path: 'put', body: withTTL({ key: v.key, value: v.value }, v) }),
     },
     {
       name: 'get',
@@ -40,6 +52,26 @@
       fields: ['key'],
       shortcut: { field: 'key', key: 'Enter', ctrlOrMeta: false },
       request: (v) => ({ method: 'GET', path: 'get?key=' + encodeURIComponent(v.key) }),
+    },
+    {
+      name: 'delete',
+      label: 'Delete',
+      fields: ['key'],
+      request: (v) => ({ method: 'POST', path: 'delete', body: { key: v.key } }),
+    },
+    {
+      name: 'increment',
+      label: 'Increment',
+      fields: ['key', 'ttl'],
+      request: (v) => ({ method: 'POST', path: 'increment', body: withTTL({ key: v.key }, v) }),
+      valueNote: (value) => 'value is now ' + value,
+    },
+    {
+      name: 'decrement',
+      label: 'Decrement',
+      fields: ['key', 'ttl'],
+      request: (v) => ({ method: 'POST', path: 'decrement', body: withTTL({ key: v.key }, v) }),
+      valueNote: (value) => 'value is now ' + value,
     },
   ];
 
@@ -53,7 +85,7 @@
   // HTTP/2 responses carry no reason phrase, so name the codes the API uses.
   const REASONS = {
     200: 'OK', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found',
-    405: 'Method Not Allowed', 413: 'Payload Too Large', 429: 'Too Many Requests',
+    405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 429: 'Too Many Requests',
     500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
   };
 
@@ -83,7 +115,7 @@
   }
 
   const numberFormat = new Intl.NumberFormat();
-  const fmtInt = (n) => numberFormat.format(n);
+  const fmtInt = (n) => (Number.isFinite(n) ? numberFormat.format(n) : '–');
 
   function fmtBytes(n) {
     if (!Number.isFinite(n)) return '–';
@@ -230,27 +262,44 @@
 
   const fieldState = {};
 
-  function readField(name) {
-    const f = FIELDS[name];
-    const text = $(f.input).value;
-    const n = codePoints(text);
-    return { text, n, ok: n >= f.min && n <= f.max, over: n > f.max };
+  // lengthCheck validates a text field of min..max code points.
+  function lengthCheck(label, min, max) {
+    return (text) => {
+      const n = codePoints(text);
+      const over = n > max;
+      return {
+        ok: n >= min && !over,
+        counter: n + ' / ' + max + ' characters' + (over ? ' (' + (n - max) + ' over)' : ''),
+        invalid: over ? 'The ' + label + ' is over the ' + max + ' character limit.' : '',
+        missing: n < min ? 'Enter a ' + label + ' first.' : '',
+      };
+    };
+  }
+
+  // ttlCheck validates the optional TTL: empty, or a whole number of seconds
+  // from 1 up. The server has the last word on very large ones.
+  function ttlCheck(text) {
+    const t = text.trim();
+    if (t === '') return { ok: true, counter: 'no expiry', invalid: '', missing: '' };
+    const n = /^[0-9]+$/.test(t) ? Number(t) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1) {
+      return { ok: false, counter: 'whole seconds, 1 or more', invalid: 'The TTL must be a whole number of seconds, 1 or more.', missing: '' };
+    }
+    return { ok: true, counter: 'expires after ' + fmtDuration(n), invalid: '', missing: '' };
   }
 
   function refreshField(name) {
     const f = FIELDS[name];
     const prev = fieldState[name];
-    const st = readField(name);
-    fieldState[name] = st;
     const input = $(f.input);
-    const wrapper = input.closest('.field');
-    let msg = st.n + ' / ' + f.max + ' characters';
-    if (st.over) msg += ' (' + (st.n - f.max) + ' over)';
-    $(f.counter).textContent = msg;
-    wrapper.classList.toggle('is-invalid', st.over);
-    input.setAttribute('aria-invalid', st.over ? 'true' : 'false');
-    // Announce crossing the limit once, not every keystroke.
-    if (st.over && !(prev && prev.over)) announce(name + ' is over the ' + f.max + ' character limit');
+    const st = f.check(input.value);
+    st.text = input.value;
+    fieldState[name] = st;
+    $(f.counter).textContent = st.counter;
+    input.closest('.field').classList.toggle('is-invalid', Boolean(st.invalid));
+    input.setAttribute('aria-invalid', st.invalid ? 'true' : 'false');
+    // Announce becoming invalid once, not every keystroke.
+    if (st.invalid && !(prev && prev.invalid)) announce(st.invalid);
   }
 
   function refreshButtons() {
@@ -262,9 +311,7 @@
   function actionBlocker(action) {
     for (const name of action.fields) {
       const st = fieldState[name];
-      const f = FIELDS[name];
-      if (st.over) return 'The ' + name + ' is over the ' + f.max + ' character limit.';
-      if (!st.ok) return 'Enter a ' + name + ' first.';
+      if (!st.ok) return st.invalid || st.missing;
     }
     return '';
   }
@@ -322,7 +369,11 @@
     if (res.error) summary += 'failed: ' + res.error;
     else {
       summary += res.status + ' ' + (REASONS[res.status] || '') + ' in ' + res.ms.toFixed(1) + ' ms';
-      if (hasValue) summary += ': value has ' + codePoints(res.json.value) + ' characters';
+      if (hasValue) {
+        summary += ': ' + (action.valueNote
+          ? action.valueNote(truncate(res.json.value, 40))
+          : 'value has ' + codePoints(res.json.value) + ' characters');
+      }
       else if (res.json && typeof res.json.message === 'string') summary += ': ' + truncate(res.json.message, 120);
     }
     const summaryEl = $('result-summary');
@@ -503,6 +554,7 @@
 
     setText('c-inserts', fmtInt(s.inserts));
     setText('c-updates', fmtInt(s.updates));
+    setText('c-deletes', fmtInt(s.deletes));
     setText('c-evictions', fmtInt(s.evictions));
     setText('c-expirations', fmtInt(s.expirations));
     setText('c-requests', fmtInt(s.requests));

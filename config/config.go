@@ -13,7 +13,9 @@ import (
 	"log/slog"
 	"math"
 	"net/netip"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +52,25 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 
 	Memory Memory
+
+	// The Redis-protocol (RESP) port of the standalone server.
+	RespPort            int    // RESP_PORT: 0 turns it off
+	RespBind            string // RESP_BIND: loopback unless set, like Redis's protected mode
+	RespMaxClients      int    // RESP_MAX_CLIENTS: connections beyond it are refused
+	RespMaxArgs         int    // RESP_MAX_ARGS: arguments in one command, name included
+	RespMaxCommandBytes int    // RESP_MAX_COMMAND_BYTES: never below the largest valid SET
+
+	// AuthToken (AUTH_TOKEN) is the one secret for both protocols: HTTP API calls
+	// need "Authorization: Bearer <token>" and RESP clients must AUTH with it;
+	// empty means no authentication.
+	AuthToken string
+	// CORSOrigins (CORS_ORIGINS, comma-separated) may call the HTTP API from a
+	// browser page; "*" allows any origin; empty sends no CORS headers.
+	CORSOrigins []string
+
+	// Snapshots of the standalone server's cache to disk (package snapshot).
+	SnapshotPath     string        // SNAPSHOT_PATH: the snapshot file; "" turns snapshots off
+	SnapshotInterval time.Duration // SNAPSHOT_INTERVAL: how often the cache is written there
 }
 
 // Env abstracts the process environment so tests need no real files or
@@ -80,7 +101,29 @@ const (
 	defaultMaxBodyBytes   = 16 << 10
 	defaultMaxHeaderBytes = 8 << 10
 	minMaxHeaderBytes     = 1 << 10
+
+	defaultRespPort            = 6380
+	defaultRespBind            = "127.0.0.1"
+	defaultRespMaxClients      = 10000 // Redis's maxclients default
+	maxRespMaxClients          = 1000000
+	defaultRespMaxArgs         = 1 << 16
+	minRespMaxArgs             = 16 // the longest SET and HELLO forms fit
+	maxRespMaxArgs             = 1 << 20
+	defaultRespMaxCommandBytes = 1 << 20
+	maxRespMaxCommandBytes     = 512 << 20 // Redis's proto-max-bulk-len
+	maxAuthTokenLength         = 1024
 )
+
+// The largest valid single-key write over RESP is a SET with the longest key
+// and value, every character 4 bytes of UTF-8, plus the longest options
+// ("PXAT 9223372036854775807 NX GET") and the framing of each argument.
+const respSyntaxBytes = 256
+
+func minRespCommandBytes(maxKeyLength, maxValueLength int) int {
+	return utf8MaxBytesPerCodePoint*(maxKeyLength+maxValueLength) + respSyntaxBytes
+}
+
+const utf8MaxBytesPerCodePoint = 4
 
 // A client may write every character of a JSON string as a \uXXXX escape, and
 // one above U+FFFF as a surrogate pair, "\ud83d\ude00": 12 bytes for a single
@@ -127,6 +170,8 @@ func Load(env Env) (Config, error) {
 		ShutdownTimeout:   l.duration("SHUTDOWN_TIMEOUT", 10*time.Second),
 	}
 	c.MaxBodyBytes = l.maxBodyBytes(c.MaxKeyLength, c.MaxValueLength)
+	l.resp(&c)
+	l.snapshot(&c)
 
 	var memErrs []error
 	c.Memory, memErrs = resolveMemory(env, l.get, c.Deployment)
@@ -242,7 +287,13 @@ func (l *loader) logLevel() slog.Level {
 // bind returns BIND as a host for net.JoinHostPort: an IP address (brackets
 // around IPv6 dropped, since JoinHostPort adds its own) or a hostname.
 func (l *loader) bind() string {
-	raw := l.get("BIND")
+	return l.host("BIND", "an IP address or hostname without a port (the port comes from PORT), or empty for all interfaces")
+}
+
+// host reads the variable name as a host for net.JoinHostPort; want describes
+// what is allowed when it is neither an IP address nor a hostname.
+func (l *loader) host(name, want string) string {
+	raw := l.get(name)
 	host := raw
 	if len(host) > 2 && host[0] == '[' && host[len(host)-1] == ']' {
 		host = host[1 : len(host)-1]
@@ -253,8 +304,103 @@ func (l *loader) bind() string {
 	if raw == "" || isHostname(raw) {
 		return raw
 	}
-	l.fail("BIND", raw, "an IP address or hostname without a port (the port comes from PORT), or empty for all interfaces")
+	l.fail(name, raw, want)
 	return ""
+}
+
+// resp reads the Redis-protocol variables and AUTH_TOKEN into c.
+func (l *loader) resp(c *Config) {
+	c.RespPort = l.integer("RESP_PORT", defaultRespPort, 0, 65535, "a port number 1-65535, or 0 to turn the Redis-protocol port off")
+	if c.RespPort != 0 && c.RespPort == c.Port {
+		l.fail("RESP_PORT", l.get("RESP_PORT"), fmt.Sprintf("a port other than PORT (%d), or 0 to turn the Redis-protocol port off", c.Port))
+	}
+	c.RespBind = l.host("RESP_BIND",
+		"an IP address or hostname without a port (the port comes from RESP_PORT), e.g. 0.0.0.0 for all interfaces")
+	if c.RespBind == "" {
+		c.RespBind = defaultRespBind
+	}
+	c.RespMaxClients = l.integer("RESP_MAX_CLIENTS", defaultRespMaxClients, 1, maxRespMaxClients,
+		fmt.Sprintf("a number of connections 1-%d", maxRespMaxClients))
+	c.RespMaxArgs = l.integer("RESP_MAX_ARGS", defaultRespMaxArgs, minRespMaxArgs, maxRespMaxArgs,
+		fmt.Sprintf("a number of arguments %d-%d", minRespMaxArgs, maxRespMaxArgs))
+
+	need := minRespCommandBytes(c.MaxKeyLength, c.MaxValueLength)
+	n, set := l.sizeSet("RESP_MAX_COMMAND_BYTES", defaultRespMaxCommandBytes, 1)
+	switch {
+	case !set:
+		n = max(n, need)
+	case n < need:
+		l.fail("RESP_MAX_COMMAND_BYTES", l.get("RESP_MAX_COMMAND_BYTES"), fmt.Sprintf(
+			"at least %d bytes, the largest valid SET with MAX_KEY_LENGTH=%d and MAX_VALUE_LENGTH=%d "+
+				"(every character 4 bytes of UTF-8)", need, c.MaxKeyLength, c.MaxValueLength))
+	case n > maxRespMaxCommandBytes:
+		l.fail("RESP_MAX_COMMAND_BYTES", l.get("RESP_MAX_COMMAND_BYTES"), "at most "+formatBytes(maxRespMaxCommandBytes))
+	}
+	c.RespMaxCommandBytes = n
+
+	c.AuthToken = l.authToken()
+	c.CORSOrigins = l.corsOrigins()
+}
+
+// corsOrigins reads CORS_ORIGINS: origins as browsers send them
+// (scheme://host[:port], no path), or "*".
+func (l *loader) corsOrigins() []string {
+	raw := l.get("CORS_ORIGINS")
+	if raw == "" {
+		return nil
+	}
+	var origins []string
+	for _, o := range strings.Split(raw, ",") {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.Path != "" || u.RawQuery != "" || u.User != nil) {
+			l.fail("CORS_ORIGINS", raw, "comma-separated origins like https://app.example.com or http://localhost:3000, or *")
+			return nil
+		}
+		origins = append(origins, o)
+	}
+	return origins
+}
+
+// authToken reads AUTH_TOKEN. It must travel unchanged in a RESP AUTH and in an
+// HTTP Authorization header, hence visible ASCII only. Its value is a secret, so
+// the error never repeats it.
+func (l *loader) authToken() string {
+	token := l.get("AUTH_TOKEN")
+	valid := len(token) <= maxAuthTokenLength
+	for i := 0; i < len(token) && valid; i++ {
+		valid = token[i] > ' ' && token[i] < 0x7f
+	}
+	if !valid {
+		l.errs = append(l.errs, fmt.Errorf(
+			"AUTH_TOKEN (value not shown, it is a secret): want at most %d visible ASCII characters, no spaces or control characters",
+			maxAuthTokenLength))
+		return ""
+	}
+	return token
+}
+
+// RespUnprotected reports whether the Redis-protocol port listens beyond
+// loopback without AUTH_TOKEN. Load allows it, since RESP_BIND had to be set
+// explicitly for that, but the door should warn: anyone who can reach the port
+// can read and write the cache.
+func (c Config) RespUnprotected() bool {
+	return c.RespPort != 0 && c.AuthToken == "" && !IsLoopback(c.RespBind)
+}
+
+// IsLoopback reports whether host, as BIND or RESP_BIND hold it, names only the
+// loopback interface: a loopback IP address or "localhost". Any other
+// hostname may resolve to a public address, so it counts as not loopback.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.IsLoopback()
 }
 
 // isHostname reports whether s is a DNS name by RFC 1123: dot-separated
@@ -296,3 +442,19 @@ func (l *loader) maxBodyBytes(maxKeyLength, maxValueLength int) int {
 	}
 	return n
 }
+
+// snapshot reads SNAPSHOT_PATH and SNAPSHOT_INTERVAL into c. The path must name
+// a file: the snapshot is written next to it under a temporary name and renamed
+// over it, so a directory there could never be replaced.
+func (l *loader) snapshot(c *Config) {
+	c.SnapshotPath = l.get("SNAPSHOT_PATH")
+	if p := c.SnapshotPath; p != "" {
+		if base := filepath.Base(p); strings.HasSuffix(p, "/") || base == "." || base == ".." {
+			l.fail("SNAPSHOT_PATH", p, "a file path like /data/warmkv.snap, not a directory")
+			c.SnapshotPath = ""
+		}
+	}
+	c.SnapshotInterval = l.duration("SNAPSHOT_INTERVAL", defaultSnapshotInterval)
+}
+
+const defaultSnapshotInterval = 60 * time.Second

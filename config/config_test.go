@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"maps"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,8 +42,18 @@ func TestLoadDefaults(t *testing.T) {
 		IdleTimeout:       60 * time.Second,
 		ShutdownTimeout:   10 * time.Second,
 		Memory:            Memory{Budget: 64 << 20, Source: "MAX_MEMORY"},
+
+		RespPort:            6380,
+		RespBind:            "127.0.0.1",
+		RespMaxClients:      10000,
+		RespMaxArgs:         1 << 16,
+		RespMaxCommandBytes: 1 << 20,
+		AuthToken:           "",
+
+		SnapshotPath:     "",
+		SnapshotInterval: 60 * time.Second,
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", got, want)
 	}
 }
@@ -63,6 +75,16 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"IDLE_TIMEOUT":        "4m",
 		"SHUTDOWN_TIMEOUT":    "500ms",
 		"MAX_MEMORY":          "128MiB",
+
+		"RESP_PORT":              "6390",
+		"RESP_BIND":              "0.0.0.0",
+		"RESP_MAX_CLIENTS":       "500",
+		"RESP_MAX_ARGS":          "1000",
+		"RESP_MAX_COMMAND_BYTES": "2MiB",
+		"AUTH_TOKEN":             "s3cret-Token_123",
+
+		"SNAPSHOT_PATH":     "/data/warmkv.snap",
+		"SNAPSHOT_INTERVAL": "5m",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -84,8 +106,18 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		IdleTimeout:       4 * time.Minute,
 		ShutdownTimeout:   500 * time.Millisecond,
 		Memory:            Memory{Budget: 128 << 20, Source: "MAX_MEMORY"},
+
+		RespPort:            6390,
+		RespBind:            "0.0.0.0",
+		RespMaxClients:      500,
+		RespMaxArgs:         1000,
+		RespMaxCommandBytes: 2 << 20,
+		AuthToken:           "s3cret-Token_123",
+
+		SnapshotPath:     "/data/warmkv.snap",
+		SnapshotInterval: 5 * time.Minute,
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", got, want)
 	}
 }
@@ -126,6 +158,24 @@ func TestLoadAcceptsEdgeValues(t *testing.T) {
 		{"BIND", "localhost.", func(c Config) any { return c.Bind }, "localhost."},
 		{"BIND", "cache-1.internal.example.com", func(c Config) any { return c.Bind }, "cache-1.internal.example.com"},
 		{"BIND", "3com.net", func(c Config) any { return c.Bind }, "3com.net"},
+		{"RESP_PORT", "0", func(c Config) any { return c.RespPort }, 0},
+		{"RESP_PORT", "65535", func(c Config) any { return c.RespPort }, 65535},
+		{"RESP_BIND", "::", func(c Config) any { return c.RespBind }, "::"},
+		{"RESP_BIND", "[::1]", func(c Config) any { return c.RespBind }, "::1"},
+		{"RESP_BIND", "localhost", func(c Config) any { return c.RespBind }, "localhost"},
+		{"RESP_BIND", " ", func(c Config) any { return c.RespBind }, "127.0.0.1"},
+		{"RESP_MAX_CLIENTS", "1", func(c Config) any { return c.RespMaxClients }, 1},
+		{"RESP_MAX_CLIENTS", "1000000", func(c Config) any { return c.RespMaxClients }, 1000000},
+		{"RESP_MAX_ARGS", "16", func(c Config) any { return c.RespMaxArgs }, 16},
+		{"RESP_MAX_ARGS", "1048576", func(c Config) any { return c.RespMaxArgs }, 1 << 20},
+		{"RESP_MAX_COMMAND_BYTES", "512MiB", func(c Config) any { return c.RespMaxCommandBytes }, 512 << 20},
+		{"AUTH_TOKEN", " tok\n", func(c Config) any { return c.AuthToken }, "tok"},
+		{"AUTH_TOKEN", "!~" + strings.Repeat("x", 1022), func(c Config) any { return len(c.AuthToken) }, 1024},
+		{"SNAPSHOT_PATH", " warmkv.snap ", func(c Config) any { return c.SnapshotPath }, "warmkv.snap"},
+		{"SNAPSHOT_PATH", "/data/.snap", func(c Config) any { return c.SnapshotPath }, "/data/.snap"},
+		{"SNAPSHOT_PATH", "", func(c Config) any { return c.SnapshotPath }, ""},
+		{"SNAPSHOT_INTERVAL", "1ms", func(c Config) any { return c.SnapshotInterval }, time.Millisecond},
+		{"SNAPSHOT_INTERVAL", "24h", func(c Config) any { return c.SnapshotInterval }, 24 * time.Hour},
 	}
 	for _, tc := range tests {
 		c, err := Load(testEnv(map[string]string{tc.name: tc.value}))
@@ -177,6 +227,22 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"SHUTDOWN_TIMEOUT", "0", `SHUTDOWN_TIMEOUT="0": want a positive duration like 10s, 500ms or 1m30s`},
 		{"MAX_MEMORY", "lots", `MAX_MEMORY="lots": want bytes like 512MiB, 2GB or 1073741824 (not a number)`},
 		{"MAX_MEMORY", "1.5", `MAX_MEMORY="1.5": want bytes like 512MiB, 2GB or 1073741824 (a fraction of a byte; use a larger unit such as 1.5KiB)`},
+		{"RESP_PORT", "-1", `RESP_PORT="-1": want a port number 1-65535, or 0 to turn the Redis-protocol port off`},
+		{"RESP_PORT", "65536", `RESP_PORT="65536": want a port number 1-65535, or 0 to turn the Redis-protocol port off`},
+		{"RESP_PORT", "7171", `RESP_PORT="7171": want a port other than PORT (7171), or 0 to turn the Redis-protocol port off`},
+		{"RESP_BIND", "127.0.0.1:6380", `RESP_BIND="127.0.0.1:6380": want an IP address or hostname without a port (the port comes from RESP_PORT), e.g. 0.0.0.0 for all interfaces`},
+		{"RESP_BIND", "under_score", `RESP_BIND="under_score": want an IP address or hostname without a port (the port comes from RESP_PORT), e.g. 0.0.0.0 for all interfaces`},
+		{"RESP_MAX_CLIENTS", "0", `RESP_MAX_CLIENTS="0": want a number of connections 1-1000000`},
+		{"RESP_MAX_ARGS", "15", `RESP_MAX_ARGS="15": want a number of arguments 16-1048576`},
+		{"RESP_MAX_ARGS", "1048577", `RESP_MAX_ARGS="1048577": want a number of arguments 16-1048576`},
+		{"RESP_MAX_COMMAND_BYTES", "513MiB", `RESP_MAX_COMMAND_BYTES="513MiB": want at most 512MiB`},
+		{"RESP_MAX_COMMAND_BYTES", "lots", `RESP_MAX_COMMAND_BYTES="lots": want bytes like 512MiB, 2GB or 1073741824 (not a number)`},
+		{"SNAPSHOT_PATH", "/data/", `SNAPSHOT_PATH="/data/": want a file path like /data/warmkv.snap, not a directory`},
+		{"SNAPSHOT_PATH", "/data/..", `SNAPSHOT_PATH="/data/..": want a file path like /data/warmkv.snap, not a directory`},
+		{"SNAPSHOT_PATH", ".", `SNAPSHOT_PATH=".": want a file path like /data/warmkv.snap, not a directory`},
+		{"SNAPSHOT_INTERVAL", "0s", `SNAPSHOT_INTERVAL="0s": want a positive duration like 10s, 500ms or 1m30s`},
+		{"SNAPSHOT_INTERVAL", "-1m", `SNAPSHOT_INTERVAL="-1m": want a positive duration like 10s, 500ms or 1m30s`},
+		{"SNAPSHOT_INTERVAL", "60", `SNAPSHOT_INTERVAL="60": want a positive duration like 10s, 500ms or 1m30s (a number needs a unit)`},
 	}
 	for _, tc := range tests {
 		_, err := Load(testEnv(map[string]string{tc.name: tc.value}))
@@ -281,6 +347,131 @@ func TestMinBodyBytesAdmitsWorstCase(t *testing.T) {
 		}
 		if limit := minBodyBytes(maxKey, maxValue); len(body) > limit {
 			t.Errorf("lengths %d/%d: worst-case body is %d bytes, bound is %d", maxKey, maxValue, len(body), limit)
+		}
+	}
+}
+
+func TestRespPortDefaultsToLoopbackAndFollowsThePort(t *testing.T) {
+	// PORT moving onto 6380 leaves RESP_PORT's default colliding: that must be
+	// reported, not discovered as a listen error at start.
+	_, err := Load(testEnv(map[string]string{"PORT": "6380"}))
+	want := `RESP_PORT="": want a port other than PORT (6380), or 0 to turn the Redis-protocol port off`
+	if err == nil || err.Error() != want {
+		t.Errorf("PORT=6380: error = %v\nwant %s", err, want)
+	}
+	if _, err := Load(testEnv(map[string]string{"PORT": "6380", "RESP_PORT": "0"})); err != nil {
+		t.Errorf("PORT=6380 RESP_PORT=0: %v", err)
+	}
+}
+
+func TestRespMaxCommandBytesFitsTheLargestSet(t *testing.T) {
+	tests := []struct {
+		vars map[string]string
+		want int
+	}{
+		{nil, 1 << 20},
+		// 4*(65536+65536)+256 = 524544 still fits the 1MiB default.
+		{map[string]string{"MAX_KEY_LENGTH": "65536", "MAX_VALUE_LENGTH": "65536"}, 1 << 20},
+		// An explicit value that fits is kept, even below the default.
+		{map[string]string{"RESP_MAX_COMMAND_BYTES": "2304"}, 2304},
+	}
+	for _, tc := range tests {
+		c, err := Load(testEnv(tc.vars))
+		if err != nil {
+			t.Errorf("%v: %v", tc.vars, err)
+			continue
+		}
+		if c.RespMaxCommandBytes != tc.want {
+			t.Errorf("%v: RespMaxCommandBytes = %d, want %d", tc.vars, c.RespMaxCommandBytes, tc.want)
+		}
+	}
+	_, err := Load(testEnv(map[string]string{"RESP_MAX_COMMAND_BYTES": "2303"}))
+	want := `RESP_MAX_COMMAND_BYTES="2303": want at least 2304 bytes, the largest valid SET with MAX_KEY_LENGTH=256 and MAX_VALUE_LENGTH=256 (every character 4 bytes of UTF-8)`
+	if err == nil || err.Error() != want {
+		t.Errorf("error = %v\nwant %s", err, want)
+	}
+}
+
+func TestAuthTokenErrorsNeverShowTheSecret(t *testing.T) {
+	// Each bad token is a string no error message would contain by chance.
+	for _, bad := range []string{"zq9 k7", "zq9\tk7", "zq9\x00k7", "zq9\u00e9k7", strings.Repeat("zq9", 342)} {
+		_, err := Load(testEnv(map[string]string{"AUTH_TOKEN": bad}))
+		if err == nil {
+			t.Errorf("AUTH_TOKEN=%q: accepted", bad)
+			continue
+		}
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "AUTH_TOKEN (value not shown") {
+			t.Errorf("AUTH_TOKEN=%q: error does not name the variable: %s", bad, msg)
+		}
+		if strings.Contains(msg, "zq9") || strings.Contains(msg, "k7") {
+			t.Errorf("AUTH_TOKEN=%q: error shows the secret: %s", bad, msg)
+		}
+	}
+}
+
+func TestRespUnprotected(t *testing.T) {
+	tests := []struct {
+		vars map[string]string
+		want bool
+	}{
+		{nil, false}, // loopback by default
+		{map[string]string{"RESP_BIND": "::1"}, false}, // loopback
+		{map[string]string{"RESP_BIND": "localhost"}, false},
+		{map[string]string{"RESP_BIND": "0.0.0.0"}, true},
+		{map[string]string{"RESP_BIND": "::"}, true},
+		{map[string]string{"RESP_BIND": "10.0.0.5"}, true},
+		{map[string]string{"RESP_BIND": "cache.internal"}, true}, // may resolve anywhere
+		{map[string]string{"RESP_BIND": "0.0.0.0", "AUTH_TOKEN": "secret"}, false},
+		{map[string]string{"RESP_BIND": "0.0.0.0", "RESP_PORT": "0"}, false}, // nothing listens
+	}
+	for _, tc := range tests {
+		c, err := Load(testEnv(tc.vars))
+		if err != nil {
+			t.Fatalf("%v: %v", tc.vars, err)
+		}
+		if got := c.RespUnprotected(); got != tc.want {
+			t.Errorf("%v: RespUnprotected() = %v, want %v", tc.vars, got, tc.want)
+		}
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	for host, want := range map[string]bool{
+		"127.0.0.1": true, "127.1.2.3": true, "::1": true, "localhost": true, "LocalHost.": true,
+		"": false, "0.0.0.0": false, "::": false, "192.168.1.10": false, "example.com": false, "localhost.example.com": false,
+	} {
+		if got := IsLoopback(host); got != want {
+			t.Errorf("IsLoopback(%q) = %v, want %v", host, got, want)
+		}
+	}
+}
+
+func TestCORSOrigins(t *testing.T) {
+	tests := []struct {
+		raw     string
+		want    []string
+		wantErr bool
+	}{
+		{"", nil, false},
+		{"https://app.example.com", []string{"https://app.example.com"}, false},
+		{" https://a.example , http://localhost:3000 ", []string{"https://a.example", "http://localhost:3000"}, false},
+		{"*", []string{"*"}, false},
+		{"app.example.com", nil, true},
+		{"https://app.example.com/path", nil, true},
+		{"ftp://app.example.com", nil, true},
+	}
+	for _, tt := range tests {
+		c, err := Load(testEnv(map[string]string{"CORS_ORIGINS": tt.raw}))
+		if (err != nil) != tt.wantErr {
+			t.Errorf("CORS_ORIGINS=%q: err = %v", tt.raw, err)
+			continue
+		}
+		if err != nil && !strings.Contains(err.Error(), "CORS_ORIGINS") {
+			t.Errorf("error does not name CORS_ORIGINS: %v", err)
+		}
+		if err == nil && !slices.Equal(c.CORSOrigins, tt.want) {
+			t.Errorf("CORS_ORIGINS=%q: %q, want %q", tt.raw, c.CORSOrigins, tt.want)
 		}
 	}
 }

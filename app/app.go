@@ -13,6 +13,7 @@ import (
 	"github.com/warmkv/warmkv/cache"
 	"github.com/warmkv/warmkv/config"
 	"github.com/warmkv/warmkv/handler"
+	"github.com/warmkv/warmkv/snapshot"
 )
 
 // App is a built warmkv: what a door serves.
@@ -22,6 +23,9 @@ type App struct {
 	Handler *handler.Handler
 	Logger  *slog.Logger
 	Version string
+	// Snapshots writes and restores the cache's snapshot file; nil when
+	// SNAPSHOT_PATH is unset or the platform has no disk that outlives the process.
+	Snapshots *snapshot.Saver
 }
 
 // NewLogger is warmkv's logger: JSON for machines in production, text otherwise.
@@ -49,6 +53,7 @@ func Build(cfg config.Config, public fs.FS, version string, logger *slog.Logger)
 	if !cfg.Production {
 		requestLog = logger
 	}
+	saver, saveNow := snapshots(cfg, store, logger)
 	h, err := handler.New(handler.Options{
 		Store:          store,
 		MaxKeyLength:   cfg.MaxKeyLength,
@@ -58,12 +63,15 @@ func Build(cfg config.Config, public fs.FS, version string, logger *slog.Logger)
 		Deployment:     string(cfg.Deployment),
 		Version:        version,
 		Logger:         requestLog,
+		Snapshot:       saveNow,
+		AuthToken:      cfg.AuthToken,
+		CORSOrigins:    cfg.CORSOrigins,
 	})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	return &App{Config: cfg, Cache: store, Handler: h, Logger: logger, Version: version}, nil
+	return &App{Config: cfg, Cache: store, Handler: h, Logger: logger, Version: version, Snapshots: saver}, nil
 }
 
 // LogReady logs that the app serves, with its memory budget and where that came

@@ -432,20 +432,30 @@ type Item struct {
 func (c *Cache) ShardCount() int { return len(c.shards) }
 
 // Dump appends the live entries of one shard to dst, least recently used first,
-// so that replaying them in order rebuilds the same recency. It holds that shard's
-// lock only while copying (strings are shared, not copied), so other shards are
-// never blocked and this one only briefly.
+// so that replaying them in order rebuilds the same recency. It takes the shard's
+// lock once to copy the key order, then again per batch of keys to read their
+// values, so a snapshot of a large shard never holds up that shard's requests for
+// more than a batch. Entries written meanwhile may or may not be included; each
+// entry included is as it was at one instant.
 func (c *Cache) Dump(shard int, dst []Item) []Item {
 	s := &c.shards[shard]
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	for _, k := range s.lru.Keys() {
-		s.hash = uint32(hashKey(k))
-		e, ok := s.lru.Peek(k)
-		if ok && (e.expireAt == 0 || e.expireAt > now) {
-			dst = append(dst, Item{Key: k, Value: e.value, ExpireAt: e.expireAt})
+	keys := s.lru.Keys()
+	s.mu.Unlock()
+	for start := 0; start < len(keys); start += dumpBatch {
+		s.mu.Lock()
+		now := s.now()
+		for _, k := range keys[start:min(start+dumpBatch, len(keys))] {
+			s.hash = uint32(hashKey(k))
+			e, ok := s.lru.Peek(k)
+			if ok && (e.expireAt == 0 || e.expireAt > now) {
+				dst = append(dst, Item{Key: k, Value: e.value, ExpireAt: e.expireAt})
+			}
 		}
+		s.mu.Unlock()
 	}
 	return dst
 }
+
+// dumpBatch bounds how long Dump holds a shard's lock at a time.
+const dumpBatch = 256

@@ -16,7 +16,7 @@ func (h *Handler) authorized(req *Request) bool {
 		return true
 	}
 	const prefix = "Bearer "
-	a := req.Authorization
+	a := req.header("Authorization")
 	if len(a) < len(prefix) || !strings.EqualFold(a[:len(prefix)], prefix) {
 		return false
 	}
@@ -48,15 +48,15 @@ func (h *Handler) cors(req *Request, resp *Response) {
 		return
 	}
 	resp.addHeader("Vary", "Origin")
-	if h.allowedOrigin(req.Origin) {
-		resp.addHeader("Access-Control-Allow-Origin", req.Origin)
+	if origin := req.header("Origin"); h.allowedOrigin(origin) {
+		resp.addHeader("Access-Control-Allow-Origin", origin)
 	}
 }
 
 // preflight answers a CORS preflight (OPTIONS) for a known route: 204 with the
 // methods and headers a page may use when the origin is allowed, else 403.
 func (h *Handler) preflight(rt *route, req *Request, resp *Response) {
-	if !h.allowedOrigin(req.Origin) {
+	if !h.allowedOrigin(req.header("Origin")) {
 		resp.fail(403, "Origin not allowed by CORS_ORIGINS.")
 		return
 	}

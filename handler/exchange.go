@@ -1,6 +1,11 @@
 package handler
 
-import "sync"
+import (
+	"net/http"
+	"sync"
+
+	"github.com/valyala/fasthttp"
+)
 
 // Request is one HTTP request as the core sees it, whichever engine received it.
 // Its byte slices and strings are only valid during Serve.
@@ -10,11 +15,17 @@ type Request struct {
 	RawQuery    string // undecoded, without '?'
 	ContentType string // the Content-Type header, for choosing JSON body or query
 	Body        []byte
-	IfNoneMatch string // for static files
-	// Authorization and Origin are the headers of the same names, for the access
-	// token and CORS.
-	Authorization string
-	Origin        string
+	// Header returns the request header with the given canonical name ("" if
+	// absent; nil means no headers). Headers are read lazily because most
+	// requests need none: looking each one up costs an engine a key normalisation.
+	Header func(name string) string
+}
+
+func (r *Request) header(name string) string {
+	if r.Header == nil {
+		return ""
+	}
+	return r.Header(name)
 }
 
 // Response is what the core answers. The faces copy it to their engine. Body may
@@ -44,13 +55,33 @@ func (r *Response) reset() {
 	r.buf = r.buf[:0]
 }
 
-var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
+var exchangePool = sync.Pool{New: func() any {
+	x := new(exchange)
+	// Bound once per pooled exchange, so that setting Request.Header allocates
+	// nothing per request.
+	x.fastHeader = x.peekFast
+	x.netHeader = x.peekNet
+	return x
+}}
 
 // exchange bundles a Request and its Response so that one pooled object serves a
 // whole request without allocating.
 type exchange struct {
 	req  Request
 	resp Response
+
+	fast       *fasthttp.RequestCtx
+	net        *http.Request
+	fastHeader func(string) string
+	netHeader  func(string) string
+}
+
+func (x *exchange) peekFast(name string) string {
+	return unsafeString(x.fast.Request.Header.Peek(name))
+}
+
+func (x *exchange) peekNet(name string) string {
+	return x.net.Header.Get(name)
 }
 
 func getExchange() *exchange {
@@ -63,6 +94,7 @@ func putExchange(x *exchange) {
 		x.resp.buf = nil
 	}
 	x.req = Request{}
+	x.fast, x.net = nil, nil
 	x.resp.reset()
 	exchangePool.Put(x)
 }

@@ -25,9 +25,8 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	req.Path = unsafeString(ctx.Path())
 	req.RawQuery = unsafeString(ctx.URI().QueryString())
 	req.ContentType = unsafeString(ctx.Request.Header.ContentType())
-	req.IfNoneMatch = unsafeString(ctx.Request.Header.Peek("If-None-Match"))
-	req.Authorization = unsafeString(ctx.Request.Header.Peek("Authorization"))
-	req.Origin = unsafeString(ctx.Request.Header.Peek("Origin"))
+	x.fast = ctx
+	req.Header = x.fastHeader
 	req.Body = ctx.PostBody()
 
 	h.Serve(req, resp)
@@ -71,7 +70,9 @@ func writeFastHTTP(ctx *fasthttp.RequestCtx, resp *Response) {
 		if kv.Name == "Connection" {
 			continue // fasthttp manages it; SetConnectionClose is used instead
 		}
-		ctx.Response.Header.Set(kv.Name, kv.Value)
+		// Our header names are written as they should go on the wire; SetCanonical
+		// skips normalising them, which costs more than the rest of the write.
+		ctx.Response.Header.SetCanonical(unsafeBytes(kv.Name), unsafeBytes(kv.Value))
 	}
 	// SetBody copies: resp.Body goes back to the pool (or is a shared static file).
 	ctx.Response.SetBody(resp.Body)

@@ -117,7 +117,7 @@ func (h *Handler) Serve(req *Request, resp *Response) {
 	switch {
 	case !ok:
 		resp.fail(404, msgNotFound)
-	case req.Method == "OPTIONS" && req.Origin != "":
+	case req.Method == "OPTIONS" && req.header("Origin") != "":
 		h.preflight(rt, req, resp)
 	case !rt.public && !h.authorized(req):
 		h.unauthorized(resp)

@@ -23,9 +23,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req.Path = r.URL.Path
 	req.RawQuery = r.URL.RawQuery
 	req.ContentType = r.Header.Get("Content-Type")
-	req.IfNoneMatch = r.Header.Get("If-None-Match")
-	req.Authorization = r.Header.Get("Authorization")
-	req.Origin = r.Header.Get("Origin")
+	x.net = r
+	req.Header = x.netHeader
 
 	body := bodyBuffers.Get().(*bytes.Buffer)
 	defer putBodyBuffer(body)

@@ -75,7 +75,7 @@ func (f *staticFile) serve(req *Request, resp *Response) {
 		resp.addHeader("Content-Security-Policy", contentSecurityPolicy)
 		resp.addHeader("Referrer-Policy", "no-referrer")
 	}
-	if req.IfNoneMatch != "" && etagMatches(req.IfNoneMatch, f.etag) {
+	if inm := req.header("If-None-Match"); inm != "" && etagMatches(inm, f.etag) {
 		resp.Status = 304
 		return
 	}

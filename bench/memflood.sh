@@ -1,0 +1,341 @@
+#!/usr/bin/env bash
+# memflood.sh — warmkv's 2 GB memory contract.
+#
+# With a 2 GB limit and MAX_MEMORY unset, a flood of N (5 million) distinct
+# PUTs of 256-char keys and 256-char values must never take the server's RSS
+# above 1.8e9 bytes, never fail a request, and leave the cache holding as
+# many entries as fit. The limit is given two ways, one variant each:
+#   gomemlimit  GOMEMLIMIT=2GiB in the server's environment
+#   cgroup      a real cgroup v1 memory limit of 2000000000 bytes (needs root
+#               and a writable /sys/fs/cgroup/memory; skipped otherwise)
+#
+# Environment (all optional):
+#   VARIANTS=gomemlimit,cgroup  which variants to run
+#   N=5000000                   PUTs per variant
+#   CONNS=64                    flood connections
+#   RSS_LIMIT=1800000000        RSS ceiling in bytes
+#   FLOOD_TIMEOUT=1800          seconds before a flood is abandoned
+#   WARMKV_BIN=path             use this binary instead of building the repo root
+# PORT, BIND=127.0.0.1 and APP_ENV=production are set here; MAX_MEMORY is
+# removed from the server's environment, and GOMEMLIMIT too in the cgroup
+# variant (so the server must find the limit through its cgroup).
+#
+# Exit status: 0 when every variant ran (whatever the verdicts: this is a
+# report), 1 when something could not be built or started.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+
+VARIANTS=${VARIANTS:-gomemlimit,cgroup}
+N=${N:-5000000}
+CONNS=${CONNS:-64}
+RSS_LIMIT=${RSS_LIMIT:-1800000000}
+FLOOD_TIMEOUT=${FLOOD_TIMEOUT:-1800}
+CGROUP_LIMIT=2000000000
+CGROUP_ROOT=/sys/fs/cgroup/memory
+
+die() {
+	echo "memflood.sh: $*" >&2
+	exit 1
+}
+
+command -v go >/dev/null || die "go not found"
+command -v curl >/dev/null || die "curl not found; install it with: apt-get install -y curl"
+[[ $N =~ ^[1-9][0-9]*$ ]] || die "N must be a positive integer, got '$N'"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/warmkv-memflood.XXXXXX")
+server_pid=
+sampler_pid=
+cgroup_dir=
+
+stop_pid() {
+	local pid=$1
+	[[ -n $pid ]] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+remove_cgroup() {
+	[[ -n $cgroup_dir && -d $cgroup_dir ]] || return 0
+	# rmdir fails while a task is still attached; the server was just killed.
+	for _ in $(seq 50); do
+		rmdir "$cgroup_dir" 2>/dev/null && break
+		sleep 0.1
+	done
+	[[ -d $cgroup_dir ]] && echo "memflood.sh: could not remove $cgroup_dir" >&2
+	cgroup_dir=
+}
+
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+cleanup() {
+	stop_pid "$sampler_pid"
+	sampler_pid=
+	stop_pid "$server_pid"
+	server_pid=
+	remove_cgroup
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== building (into $tmp)"
+if [[ -n ${WARMKV_BIN:-} ]]; then
+	[[ -x $WARMKV_BIN ]] || die "WARMKV_BIN=$WARMKV_BIN is not an executable"
+	warmkv_bin=$WARMKV_BIN
+else
+	(cd "$root" && go build -o "$tmp/warmkv" .) || die "go build of warmkv failed"
+	warmkv_bin=$tmp/warmkv
+fi
+(cd "$root" && go build -o "$tmp/flood" ./bench/flood) || die "go build of bench/flood failed"
+(cd "$root" && go build -o "$tmp/preload" ./bench/preload) || die "go build of bench/preload failed"
+echo "   warmkv: $warmkv_bin"
+
+# free_port picks a random loopback port nobody listens on, outside the
+# kernel's ephemeral range: client sockets (wrk's, or anyone else's) take
+# their local ports from that range, and a listener cannot bind a port an
+# established connection is using.
+free_port() {
+	local lo=32768 hi=60999 p
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	for _ in $(seq 100); do
+		if ((lo > 11000)); then
+			p=$((10000 + RANDOM % (lo - 10000)))
+		else
+			p=$((hi + 1 + RANDOM % (65535 - hi)))
+		fi
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	die "no free port found"
+}
+
+# status_kb PID FIELD: a field of /proc/PID/status in kB (empty if gone).
+status_kb() {
+	local key value _unit
+	while read -r key value _unit; do
+		if [[ $key == "$2:" ]]; then
+			echo "$value"
+			return 0
+		fi
+	done <"/proc/$1/status" 2>/dev/null
+	return 0
+}
+
+# sample_rss PID OUT: every 200ms record "peak_bytes samples" in OUT, and
+# print the RSS every 10s. Runs in the background until the server exits or
+# it is killed. It forks nothing but sleep, so a loaded box slows it little.
+sample_rss() {
+	local pid=$1 out=$2 peak=0 rss samples=0 start=$SECONDS next_print=$((SECONDS + 10)) key value _unit extra
+	while kill -0 "$pid" 2>/dev/null; do
+		rss=
+		while read -r key value _unit; do
+			if [[ $key == VmRSS: ]]; then
+				rss=$((value * 1024))
+				break
+			fi
+		done 2>/dev/null <"/proc/$pid/status" || true
+		if [[ -n $rss ]]; then
+			samples=$((samples + 1))
+			((rss > peak)) && peak=$rss
+			echo "$peak $samples" >"$out"
+			if ((SECONDS >= next_print)); then
+				next_print=$((SECONDS + 10))
+				extra=
+				if [[ -n $cgroup_dir ]]; then
+					extra=", cgroup usage $(($(<"$cgroup_dir/memory.usage_in_bytes") / 1000000)) MB"
+				fi
+				printf '[t=%3ds] server RSS %d MB (peak %d MB)%s\n' $((SECONDS - start)) $((rss / 1000000)) $((peak / 1000000)) "$extra"
+			fi
+		fi
+		sleep 0.2
+	done
+}
+
+# stat_field JSON NAME: a numeric top-level field of the /stats answer.
+stat_field() {
+	sed -n "s/.*\"$2\"[[:space:]]*:[[:space:]]*\\([0-9.eE+-]*\\).*/\\1/p" <<<"$1"
+}
+
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1e6 }'; }
+
+summary=()
+failed_to_run=0
+
+# run_variant NAME: start the server under one way of limiting it, flood it,
+# and report.
+run_variant() {
+	local variant=$1 port log keys="" used="" budget=""
+	port=$(free_port)
+	log=$tmp/$variant.server.log
+	echo
+	case $variant in
+	gomemlimit)
+		echo "== variant gomemlimit: GOMEMLIMIT=2GiB, MAX_MEMORY unset; $N PUTs of 256+256 chars over $CONNS connections"
+		env -u MAX_MEMORY GOMEMLIMIT=2GiB PORT="$port" BIND=127.0.0.1 APP_ENV=production \
+			"$warmkv_bin" >"$log" 2>&1 &
+		server_pid=$!
+		;;
+	cgroup)
+		echo "== variant cgroup: cgroup v1 memory limit $CGROUP_LIMIT bytes, GOMEMLIMIT and MAX_MEMORY unset; $N PUTs of 256+256 chars over $CONNS connections"
+		if [[ ! -w $CGROUP_ROOT ]]; then
+			echo "!!! SKIPPED: $CGROUP_ROOT is not writable (cgroup v1 memory controller missing, or not root)"
+			summary+=("cgroup      SKIPPED (cannot create a memory cgroup)")
+			return 0
+		fi
+		cgroup_dir=$CGROUP_ROOT/warmkv-flood-$$
+		if ! mkdir "$cgroup_dir" 2>"$tmp/cgroup.err" ||
+			! echo "$CGROUP_LIMIT" >"$cgroup_dir/memory.limit_in_bytes" 2>>"$tmp/cgroup.err"; then
+			echo "!!! SKIPPED: creating a memory cgroup is not permitted here: $(cat "$tmp/cgroup.err")"
+			remove_cgroup
+			summary+=("cgroup      SKIPPED (cannot create a memory cgroup)")
+			return 0
+		fi
+		# memsw (memory+swap) may only be set once the memory limit is <= it.
+		if [[ -e $cgroup_dir/memory.memsw.limit_in_bytes ]]; then
+			echo "$CGROUP_LIMIT" >"$cgroup_dir/memory.memsw.limit_in_bytes" ||
+				echo "   (could not set memory.memsw.limit_in_bytes; swap is not limited)"
+		fi
+		echo "   cgroup $cgroup_dir: memory.limit_in_bytes=$(<"$cgroup_dir/memory.limit_in_bytes")"
+		# The shell joins the cgroup and then becomes the server, so the
+		# server's very first allocation is already charged to it.
+		# shellcheck disable=SC2016 # $$ and $1 expand in the inner shell
+		env -u MAX_MEMORY -u GOMEMLIMIT PORT="$port" BIND=127.0.0.1 APP_ENV=production \
+			sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2"' sh "$cgroup_dir" "$warmkv_bin" >"$log" 2>&1 &
+		server_pid=$!
+		;;
+	*)
+		die "unknown variant '$variant' (want gomemlimit, cgroup)"
+		;;
+	esac
+
+	if ! timeout 20 "$tmp/preload" -url "http://127.0.0.1:$port" -keys 0 -wait 10s >"$tmp/health.log" 2>&1 ||
+		! kill -0 "$server_pid" 2>/dev/null; then
+		echo "!!! warmkv did not become healthy on 127.0.0.1:$port; its log:"
+		tail -n 20 "$log"
+		cat "$tmp/health.log"
+		summary+=("$(printf '%-11s FAIL (server did not start)' "$variant")")
+		failed_to_run=1
+		stop_pid "$server_pid"
+		server_pid=
+		remove_cgroup
+		return 0
+	fi
+	if [[ -n $cgroup_dir ]]; then
+		local cg
+		cg=$(grep -E '^[0-9]+:([^:]*,)?memory(,[^:]*)?:' "/proc/$server_pid/cgroup" || true)
+		echo "   server pid $server_pid, /proc/$server_pid/cgroup: $cg"
+	fi
+	local stats_before
+	stats_before=$(curl -s --max-time 5 "http://127.0.0.1:$port/stats" || true)
+	echo "   /stats before: $stats_before"
+
+	local peak_file=$tmp/$variant.peak
+	echo "0 0" >"$peak_file"
+	sample_rss "$server_pid" "$peak_file" &
+	sampler_pid=$!
+
+	local flood_out=$tmp/$variant.flood.out flood_rc=0
+	timeout -k 5 "$FLOOD_TIMEOUT" "$tmp/flood" -url "http://127.0.0.1:$port" -n "$N" -c "$CONNS" \
+		>"$flood_out" || flood_rc=$?
+	sleep 0.5 # one more RSS sample after the last request
+
+	local alive=yes exit_status=
+	if ! kill -0 "$server_pid" 2>/dev/null; then
+		alive=no
+		wait "$server_pid" && exit_status=0 || exit_status=$?
+		server_pid=
+	fi
+	stop_pid "$sampler_pid"
+	sampler_pid=
+	grep -v '^FLOOD \|^VERIFY ' "$flood_out" | sed 's/^/   /'
+	((flood_rc == 124 || flood_rc == 137)) && echo "!!! the flood did not finish within FLOOD_TIMEOUT=${FLOOD_TIMEOUT}s"
+
+	local hwm=0 rss_end=0 stats=""
+	if [[ $alive == yes ]]; then
+		hwm=$(($(status_kb "$server_pid" VmHWM) * 1024))
+		rss_end=$(($(status_kb "$server_pid" VmRSS) * 1024))
+		stats=$(curl -s --max-time 5 "http://127.0.0.1:$port/stats" || true)
+	fi
+	local peak samples
+	read -r peak samples <"$peak_file"
+	((hwm > peak)) && peak=$hwm
+
+	local ok non200 transport flood_seconds
+	ok=$(sed -n 's/^FLOOD ok=\([0-9]*\).*/\1/p' "$flood_out")
+	non200=$(sed -n 's/^FLOOD .*non200=\([0-9]*\).*/\1/p' "$flood_out")
+	transport=$(sed -n 's/^FLOOD .*transport=\([0-9]*\).*/\1/p' "$flood_out")
+	flood_seconds=$(sed -n 's/^FLOOD .*seconds=\([0-9.]*\).*/\1/p' "$flood_out")
+	ok=${ok:-0} non200=${non200:-0} transport=${transport:-0} flood_seconds=${flood_seconds:-0}
+	local failures=$((N - ok))
+
+	echo "   --- results"
+	if [[ $alive == yes ]]; then
+		echo "   server alive after flood: yes"
+	elif ((exit_status == 137)); then
+		echo "   !!! server DIED during the flood: killed by SIGKILL (the OOM killer?)"
+	else
+		echo "   !!! server DIED during the flood: exit status $exit_status; its log:"
+		tail -n 20 "$log" | sed 's/^/   /'
+	fi
+	echo "   RSS peak (200ms samples and VmHWM): $peak bytes = $(mb "$peak") (limit $(mb "$RSS_LIMIT"))"
+	echo "   RSS samples taken: $samples (one per 200ms over the ${flood_seconds}s flood would be ~$((${flood_seconds%.*} * 5)))"
+	[[ $alive == yes ]] && echo "   RSS at end: $(mb "$rss_end"); VmHWM: $(mb "$hwm")"
+	echo "   requests: $ok OK of $N; non-200: $non200; transport errors: $transport"
+	local oom_kills=0
+	if [[ -n $cgroup_dir ]]; then
+		oom_kills=$(awk '$1 == "oom_kill" { print $2 }' "$cgroup_dir/memory.oom_control")
+		oom_kills=${oom_kills:-0}
+		echo "   cgroup: max_usage_in_bytes $(mb "$(<"$cgroup_dir/memory.max_usage_in_bytes")"), failcnt $(<"$cgroup_dir/memory.failcnt"), oom_kill $oom_kills"
+		if grep -q '^under_oom 1' "$cgroup_dir/memory.oom_control"; then echo "   cgroup: under_oom 1"; fi
+	fi
+	if [[ -n $stats ]]; then
+		keys=$(stat_field "$stats" keyCount)
+		used=$(stat_field "$stats" memoryUsed)
+		budget=$(stat_field "$stats" memoryBudget)
+		echo "   /stats after: $stats"
+		if [[ -n $keys && $keys != 0 ]]; then
+			echo "   keyCount $keys ($(awk -v k="$keys" -v n="$N" 'BEGIN { printf "%.1f", k / n * 100 }')% of the $N PUT)," \
+				"memoryUsed $(mb "${used:-0}"), memoryBudget $(mb "${budget:-0}")"
+			echo "   per entry: $(awk -v p="$peak" -v k="$keys" 'BEGIN { printf "%.0f", p / k }') bytes of peak RSS," \
+				"$(awk -v p="$rss_end" -v k="$keys" 'BEGIN { printf "%.0f", p / k }') of final RSS," \
+				"$(awk -v p="${used:-0}" -v k="$keys" 'BEGIN { printf "%.0f", p / k }') of memoryUsed (payload: 512)"
+		fi
+	fi
+
+	local verdict=PASS why=()
+	((peak <= RSS_LIMIT)) || why+=("RSS peak $(mb "$peak") > $(mb "$RSS_LIMIT")")
+	((failures == 0)) || why+=("$failures of $N PUTs not answered 200")
+	[[ $alive == yes ]] || why+=("server died")
+	((oom_kills == 0)) || why+=("OOM killer fired $oom_kills times")
+	if ((${#why[@]} > 0)); then
+		verdict="FAIL ($(printf '%s; ' "${why[@]}"))"
+		verdict=${verdict/; )/)}
+	fi
+	echo "   => $verdict"
+	summary+=("$(printf '%-11s %s  (peak RSS %s, %s/%s OK, keyCount %s)' "$variant" "$verdict" "$(mb "$peak")" "$ok" "$N" "${keys:-?}")")
+
+	stop_pid "$server_pid"
+	server_pid=
+	remove_cgroup
+}
+
+IFS=, read -r -a variants <<<"$VARIANTS"
+for variant in "${variants[@]}"; do
+	case $variant in gomemlimit | cgroup) ;; *) die "unknown variant '$variant' (want gomemlimit, cgroup)" ;; esac
+done
+for variant in "${variants[@]}"; do
+	run_variant "$variant"
+done
+
+echo
+echo "== summary (RSS limit $(mb "$RSS_LIMIT"), $N PUTs)"
+printf '   %s\n' "${summary[@]}"
+exit "$failed_to_run"

@@ -86,10 +86,19 @@ func configFailed(err error) int {
 // serve runs the standalone server until a signal, then shuts it down gracefully.
 func serve(a *app.App) int {
 	cfg, h, logger := a.Config, a.Handler, a.Logger
+	// The snapshot is loaded before the port opens: no client sees a cache
+	// that is still filling.
+	if err := a.RestoreSnapshot(); err != nil {
+		return 1
+	}
 	addr := net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		logger.Error("cannot listen", "addr", addr, "err", err)
+		return 1
+	}
+	respSrv, respServed, err := startRESP(a)
+	if err != nil {
 		return 1
 	}
 	srv := &fasthttp.Server{
@@ -116,15 +125,25 @@ func serve(a *app.App) int {
 	}
 
 	a.LogReady("warmkv listening", "addr", ln.Addr().String())
+	if cfg.AuthToken == "" && !config.IsLoopback(cfg.Bind) {
+		logger.Warn("HTTP listens beyond loopback without AUTH_TOKEN: anyone who can reach the port can read, write and flush the cache",
+			"addr", ln.Addr().String())
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	a.StartSnapshots(ctx)
 
 	select {
 	case err := <-served:
 		logger.Error("server stopped", "err", err)
+		_ = a.FinalSnapshot() // the data is still good; keep it
+		return 1
+	case err := <-respServed:
+		logger.Error("Redis-protocol server stopped", "err", err)
+		_ = a.FinalSnapshot()
 		return 1
 	case <-ctx.Done():
 	}
@@ -132,12 +151,22 @@ func serve(a *app.App) int {
 	logger.Info("shutting down", "grace", cfg.ShutdownTimeout)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	code := 0
+	respDrained := shutdownRESP(shutdownCtx, respSrv) // drains alongside HTTP
 	if err := srv.ShutdownWithContext(shutdownCtx); err != nil {
 		logger.Error("shutdown did not finish in time", "err", err)
-		return 1
+		code = 1
+	}
+	if err := <-respDrained; err != nil {
+		logger.Error("Redis-protocol shutdown did not finish in time", "err", err)
+		code = 1
+	}
+	// Written after the drain, so it holds every write that was answered.
+	if err := a.FinalSnapshot(); err != nil {
+		code = 1
 	}
 	logger.Info("stopped")
-	return 0
+	return code
 }
 
 // fasthttpLogger routes fasthttp's own messages into slog at Debug level: they

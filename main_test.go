@@ -81,7 +81,8 @@ func start(t *testing.T, env ...string) *server {
 	port := freePort(t)
 	s := &server{port: port, base: fmt.Sprintf("http://127.0.0.1:%d", port), stderr: new(syncBuffer), done: make(chan error, 1)}
 	s.cmd = exec.Command(binary)
-	s.cmd.Env = append(os.Environ(), append([]string{"PORT=" + strconv.Itoa(port), "BIND=127.0.0.1", "MAX_MEMORY=64MiB"}, env...)...)
+	// RESP_PORT=0: tests run in parallel and must not all claim Redis-protocol port 6380.
+	s.cmd.Env = append(os.Environ(), append([]string{"PORT=" + strconv.Itoa(port), "BIND=127.0.0.1", "MAX_MEMORY=64MiB", "RESP_PORT=0"}, env...)...)
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -244,5 +245,26 @@ func TestHealthcheckFlag(t *testing.T) {
 	s.done <- err
 	if err := probe(); err == nil {
 		t.Fatal("healthcheck passed with the server down")
+	}
+}
+
+func TestBinaryEnforcesAuthToken(t *testing.T) {
+	s := start(t, "AUTH_TOKEN=let-me-in", "CORS_ORIGINS=https://app.example")
+	if code, _ := s.do(t, "GET", "/get?key=k", ""); code != 401 {
+		t.Fatalf("without the token: %d, want 401", code)
+	}
+	req, _ := http.NewRequest("GET", s.base+"/get?key=k", nil)
+	req.Header.Set("Authorization", "Bearer let-me-in")
+	req.Header.Set("Origin", "https://app.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" {
+		t.Fatalf("with the token from an allowed origin: %d, ACAO %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	if code, _ := s.do(t, "GET", "/healthz", ""); code != 200 {
+		t.Fatalf("healthz must stay public: %d", code)
 	}
 }

@@ -1,0 +1,85 @@
+package resp
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/warmkv/warmkv/cache"
+)
+
+// benchConn is a connection with no socket: the benchmarks feed its read
+// buffer and drop its replies, so they measure parsing and running commands
+// (and the store), not the network.
+func benchConn(b *testing.B) *conn {
+	b.Helper()
+	kv, err := cache.New(cache.Options{MaxBytes: 256 << 20, ReapInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := New(Options{Store: kv, Keys: kv, MaxKeyLength: 256, MaxValueLength: 256})
+	if err != nil {
+		b.Fatal(err)
+	}
+	client, server := net.Pipe()
+	b.Cleanup(func() { client.Close(); server.Close() })
+	return newConn(s, server)
+}
+
+// pipeline encodes n commands as redis-benchmark sends them: keys
+// key:000000000000 to key:(n-1), 100-byte values.
+func pipeline(cmd string, n int) []byte {
+	var sb strings.Builder
+	value := strings.Repeat("x", 100)
+	for i := range n {
+		key := fmt.Sprintf("key:%012d", i)
+		switch cmd {
+		case "SET":
+			fmt.Fprintf(&sb, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(key), key, len(value), value)
+		case "GET":
+			fmt.Fprintf(&sb, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(key), key)
+		}
+	}
+	return []byte(sb.String())
+}
+
+// BenchmarkPipeline runs batches of 16 commands, as redis-benchmark -P 16 sends
+// them, through the parser, the command table and the store. Reported per
+// command.
+func BenchmarkPipeline(b *testing.B) {
+	for _, cmd := range []string{"SET", "GET"} {
+		b.Run(cmd, func(b *testing.B) {
+			c := benchConn(b)
+			batch := pipeline(cmd, 16)
+			// Fill the store so that GET finds its keys.
+			c.in = append(c.in[:0], pipeline("SET", 16)...)
+			c.w = len(c.in)
+			c.runBuffered(func() bool { return true })
+			c.in = make([]byte, len(batch))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += 16 {
+				copy(c.in, batch)
+				c.r, c.w = 0, len(batch)
+				c.runBuffered(func() bool { return true })
+				c.out.b = c.out.b[:0]
+			}
+		})
+	}
+}
+
+// BenchmarkParse measures the parser alone on one GET.
+func BenchmarkParse(b *testing.B) {
+	cmd := pipeline("GET", 1)
+	lim := limits{maxArgs: 1024, maxCommand: 1 << 20, maxInline: inlineMaxBytes}
+	var args [][]byte
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		args, _, _, err = parseCommand(cmd, args, &lim, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}

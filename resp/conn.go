@@ -1,0 +1,162 @@
+package resp
+
+import (
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Buffer sizes. A connection starts small, because thousands may sit idle,
+// grows its read buffer only to hold a command larger than it, and gives the
+// memory back once that command is done.
+const (
+	initialReadBuffer = 4 << 10
+	keepReadBuffer    = 64 << 10 // larger buffers are dropped when empty
+	flushAt           = 64 << 10 // replies are written out at least this often
+	keepWriteBuffer   = 256 << 10
+)
+
+// conn is one client connection: its buffers and its protocol state. A driver
+// moves bytes in and out of it (serveGoroutine with a net.Conn, the epoll loop
+// with a raw socket); runBuffered runs the commands. Only the driver's
+// goroutine touches its fields, except commands, which INFO reads.
+type conn struct {
+	srv *Server
+	id  int64
+
+	remote string       // client address, for CLIENT INFO and logs
+	local  *net.TCPAddr // the address the client connected to; nil if not TCP
+	laddr  string       // local address as text
+
+	in   []byte // read buffer; in[r:w] is received but not yet run
+	r, w int
+	need int // parse again once w-r reaches this
+	args [][]byte
+	out  reply
+
+	authed     bool
+	closing    bool // QUIT, a protocol error or a hostile request: close after replying
+	progressed bool // a command completed since the driver last looked
+	name       string
+	libName    string
+	libVer     string
+	created    time.Time
+	lastCmd    string
+
+	commands atomic.Int64
+
+	// Driver state.
+	nc       net.Conn      // goroutine driver
+	deadline deadlineState // goroutine driver: the read deadline currently set
+	fd       int           // epoll driver
+	outPos   int           // epoll driver: bytes of out.b already written
+	expires  int64         // epoll driver: Unix ns after which to close; 0 = never
+}
+
+type deadlineState uint8
+
+const (
+	noDeadline deadlineState = iota
+	idleDeadline
+	commandDeadline
+	writeDeadline // epoll driver: replies waiting for the client
+)
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{
+		srv:     s,
+		id:      s.nextID.Add(1),
+		in:      make([]byte, initialReadBuffer),
+		need:    1,
+		authed:  !s.authOn,
+		created: s.now(),
+		fd:      -1,
+	}
+	if a := nc.RemoteAddr(); a != nil {
+		c.remote = a.String()
+	}
+	if a := nc.LocalAddr(); a != nil {
+		c.laddr = a.String()
+		c.local, _ = a.(*net.TCPAddr)
+	}
+	return c
+}
+
+// runBuffered runs every complete command in the read buffer. When replies
+// pile up past flushAt it calls flush, and stops if flush reports that the
+// client is not reading them (the rest waits in the buffer).
+func (c *conn) runBuffered(flush func() bool) {
+	for c.w-c.r >= c.need && !c.closing {
+		args, n, need, err := parseCommand(c.in[c.r:c.w], c.args, &c.srv.lim, c.authed)
+		c.args = args
+		if err != nil {
+			c.out.err("ERR " + err.Error())
+			c.closing = true
+			c.srv.log.Debug("resp: protocol error; closing", "remote", c.remote, "err", err)
+			break
+		}
+		if n == 0 {
+			c.need = need
+			break
+		}
+		c.r += n
+		c.need = 1
+		c.progressed = true
+		if len(args) > 0 {
+			c.execute(args)
+		}
+		if len(c.out.b) >= flushAt && !flush() {
+			break
+		}
+	}
+	// Drop references into the buffer so that it can be reused or freed.
+	clear(c.args[:cap(c.args)])
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+		if len(c.in) > keepReadBuffer {
+			c.in = make([]byte, initialReadBuffer)
+		}
+	}
+}
+
+// makeRoom prepares the read buffer for the next read: it moves a partial
+// command to the front when space runs short, and grows the buffer when the
+// partial command fills it (by doubling, so that a client gets memory only as
+// fast as it sends bytes; the parser has already refused sizes beyond the
+// limits).
+func (c *conn) makeRoom() {
+	pending := c.w - c.r
+	if c.r > 0 && (c.w == len(c.in) || len(c.in)-c.w < len(c.in)/4 || c.need > len(c.in)-c.r) {
+		copy(c.in, c.in[c.r:c.w])
+		c.r, c.w = 0, pending
+	}
+	if c.w == len(c.in) {
+		grown := make([]byte, max(min(2*len(c.in), c.srv.lim.maxCommand), c.need))
+		copy(grown, c.in[:c.w])
+		c.in = grown
+	}
+}
+
+// resetOutput empties the reply buffer, dropping it if a large reply grew it.
+func (c *conn) resetOutput() {
+	if cap(c.out.b) > keepWriteBuffer {
+		c.out.b = nil
+	} else {
+		c.out.b = c.out.b[:0]
+	}
+}
+
+func (c *conn) localPort() string {
+	if c.local != nil {
+		return strconv.Itoa(c.local.Port)
+	}
+	return "0"
+}
+
+func (c *conn) localHost() string {
+	if c.local != nil {
+		return c.local.IP.String()
+	}
+	return ""
+}

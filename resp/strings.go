@@ -1,0 +1,417 @@
+package resp
+
+import (
+	"errors"
+	"math"
+	"unicode/utf8"
+
+	"github.com/warmkv/warmkv/cache"
+)
+
+// The string commands: GET, SET and its variants, MGET, MSET, INCR and friends,
+// APPEND, STRLEN. Keys and values are checked against the same limits as over
+// HTTP before anything is stored.
+
+// Refusals shared with the HTTP API's rules.
+const (
+	msgKeyEmpty      = "ERR key must not be empty"
+	msgKeyNotUTF8    = "ERR key is not valid UTF-8"
+	msgValueNotUTF8  = "ERR value is not valid UTF-8"
+	msgNotInteger    = "ERR value is not an integer or out of range"
+	msgOverflow      = "ERR increment or decrement would overflow"
+	msgSyntax        = "ERR syntax error"
+	msgTooLarge      = "OOM the entry is larger than this cache's memory budget"
+	msgNoKeyListing  = "ERR this store cannot list its keys"
+	msgDecrOverflow  = "ERR decrement would overflow"
+	msgInternalError = "ERR internal error: "
+)
+
+// checkKey returns why key is refused, or "".
+func (s *Server) checkKey(key []byte) string {
+	switch {
+	case len(key) == 0:
+		return msgKeyEmpty
+	case !utf8.Valid(key):
+		return msgKeyNotUTF8
+	case len(key) > s.maxKey && utf8.RuneCount(key) > s.maxKey:
+		return s.msgKeyTooLong
+	}
+	return ""
+}
+
+// checkValue returns why value is refused, or "".
+func (s *Server) checkValue(value []byte) string {
+	switch {
+	case !utf8.Valid(value):
+		return msgValueNotUTF8
+	case len(value) > s.maxValue && utf8.RuneCount(value) > s.maxValue:
+		return s.msgValueTooLong
+	}
+	return ""
+}
+
+// validKey answers the refusal and returns false if key is not a valid key.
+func (c *conn) validKey(key []byte) bool {
+	if msg := c.srv.checkKey(key); msg != "" {
+		c.out.err(msg)
+		return false
+	}
+	return true
+}
+
+// validKeys checks every key in keys.
+func (c *conn) validKeys(keys [][]byte) bool {
+	for _, k := range keys {
+		if !c.validKey(k) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *conn) validEntry(key, value []byte) bool {
+	if !c.validKey(key) {
+		return false
+	}
+	if msg := c.srv.checkValue(value); msg != "" {
+		c.out.err(msg)
+		return false
+	}
+	return true
+}
+
+// storeFailed answers an error from the store.
+func (c *conn) storeFailed(err error) {
+	switch {
+	case errors.Is(err, cache.ErrTooLarge):
+		c.out.err(msgTooLarge)
+	case errors.Is(err, cache.ErrNotInteger):
+		c.out.err(msgNotInteger)
+	case errors.Is(err, cache.ErrOverflow):
+		c.out.err(msgOverflow)
+	case errors.Is(err, cache.ErrValueTooLong):
+		c.out.err(c.srv.msgAppendTooLong)
+	default:
+		c.out.err(msgInternalError + err.Error())
+	}
+}
+
+// expiry turns an EX/PX/EXAT/PXAT-style argument into the store's Unix
+// nanoseconds. unit is the argument's unit in nanoseconds (1e9 or 1e6);
+// absolute means a Unix time rather than a time from now. Like Redis, it
+// refuses zero and negative values as "invalid expire time"; unlike Redis,
+// it also refuses times after 2262, which Unix nanoseconds cannot hold.
+func (c *conn) expiry(arg []byte, unit int64, absolute bool, cmd string) (int64, bool) {
+	n, ok := parseInt(arg)
+	if !ok {
+		c.out.err(msgNotInteger)
+		return 0, false
+	}
+	if n <= 0 || n > math.MaxInt64/unit {
+		c.out.err("ERR invalid expire time in '" + cmd + "' command")
+		return 0, false
+	}
+	at := n * unit
+	if !absolute {
+		// From the current millisecond, as Redis counts, so that TTL and
+		// PTTL answer what Redis would.
+		now := c.srv.now().UnixMilli() * 1e6
+		if at > math.MaxInt64-now {
+			c.out.err("ERR invalid expire time in '" + cmd + "' command")
+			return 0, false
+		}
+		at += now
+	}
+	return at, true
+}
+
+func cmdGet(c *conn, args [][]byte) {
+	if !c.validKey(args[1]) {
+		return
+	}
+	// The lookup borrows the read buffer: Get keeps no reference to the key.
+	v, ok := c.srv.kv.Get(unsafeString(args[1]))
+	if !ok {
+		c.out.null()
+		return
+	}
+	c.out.bulk(v)
+}
+
+// setOptions are SET's options as Redis 7 parses them.
+type setOptions struct {
+	cond     cache.Condition
+	get      bool
+	keepTTL  bool
+	expireAt int64 // 0 = none
+}
+
+// parseSetOptions reads SET's options from args[3:]. Like Redis, it accepts an
+// option repeated (the last expiry wins) but refuses NX with XX, and an expiry
+// with KEEPTTL or with another kind of expiry, as a syntax error; then the
+// expiry's value is checked.
+func (c *conn) parseSetOptions(args [][]byte) (setOptions, bool) {
+	var o setOptions
+	var expArg []byte
+	var expUnit int64
+	var expAbs bool
+	expKind := ""
+	for j := 3; j < len(args); j++ {
+		opt := args[j]
+		hasNext := j+1 < len(args)
+		switch {
+		case equalFold(opt, "nx") && o.cond != cache.IfPresent:
+			o.cond = cache.IfAbsent
+		case equalFold(opt, "xx") && o.cond != cache.IfAbsent:
+			o.cond = cache.IfPresent
+		case equalFold(opt, "get"):
+			o.get = true
+		case equalFold(opt, "keepttl") && expKind == "":
+			o.keepTTL = true
+		case !o.keepTTL && hasNext && (expKind == "" || equalFold(opt, expKind)) && isExpiryOption(opt):
+			expKind = lowerASCII(opt)
+			expArg = args[j+1]
+			expUnit, expAbs = expiryUnit(expKind)
+			j++
+		default:
+			c.out.err(msgSyntax)
+			return o, false
+		}
+	}
+	if expArg != nil {
+		at, ok := c.expiry(expArg, expUnit, expAbs, "set")
+		if !ok {
+			return o, false
+		}
+		o.expireAt = at
+	}
+	return o, true
+}
+
+func isExpiryOption(opt []byte) bool {
+	return equalFold(opt, "ex") || equalFold(opt, "px") || equalFold(opt, "exat") || equalFold(opt, "pxat")
+}
+
+func expiryUnit(kind string) (unit int64, absolute bool) {
+	switch kind {
+	case "ex":
+		return 1e9, false
+	case "px":
+		return 1e6, false
+	case "exat":
+		return 1e9, true
+	}
+	return 1e6, true // pxat
+}
+
+func cmdSet(c *conn, args [][]byte) {
+	o, ok := c.parseSetOptions(args)
+	if !ok || !c.validEntry(args[1], args[2]) {
+		return
+	}
+	expireAt := o.expireAt
+	if o.keepTTL {
+		expireAt = cache.KeepTTL
+	}
+	key, value := string(args[1]), string(args[2])
+	if o.cond == cache.Always && !o.get {
+		// The common case needs no previous value.
+		if err := c.srv.kv.Set(key, value, expireAt); err != nil {
+			c.storeFailed(err)
+			return
+		}
+		c.out.ok()
+		return
+	}
+	old, existed, stored, err := c.srv.kv.SetIf(key, value, expireAt, o.cond)
+	switch {
+	case err != nil:
+		c.storeFailed(err)
+	case o.get && existed:
+		c.out.bulk(old)
+	case o.get || !stored:
+		c.out.null()
+	default:
+		c.out.ok()
+	}
+}
+
+func cmdSetNX(c *conn, args [][]byte) {
+	if !c.validEntry(args[1], args[2]) {
+		return
+	}
+	_, _, stored, err := c.srv.kv.SetIf(string(args[1]), string(args[2]), 0, cache.IfAbsent)
+	if err != nil {
+		c.storeFailed(err)
+		return
+	}
+	c.out.int(boolInt(stored))
+}
+
+func cmdSetEx(c *conn, args [][]byte) {
+	expireAt, ok := c.expiry(args[2], 1e9, false, "setex")
+	if !ok || !c.validEntry(args[1], args[3]) {
+		return
+	}
+	if err := c.srv.kv.Set(string(args[1]), string(args[3]), expireAt); err != nil {
+		c.storeFailed(err)
+		return
+	}
+	c.out.ok()
+}
+
+func cmdGetSet(c *conn, args [][]byte) {
+	if !c.validEntry(args[1], args[2]) {
+		return
+	}
+	old, existed, _, err := c.srv.kv.SetIf(string(args[1]), string(args[2]), 0, cache.Always)
+	switch {
+	case err != nil:
+		c.storeFailed(err)
+	case existed:
+		c.out.bulk(old)
+	default:
+		c.out.null()
+	}
+}
+
+func cmdGetDel(c *conn, args [][]byte) {
+	if !c.validKey(args[1]) {
+		return
+	}
+	v, ok := c.srv.kv.GetDelete(unsafeString(args[1]))
+	if !ok {
+		c.out.null()
+		return
+	}
+	c.out.bulk(v)
+}
+
+func cmdMGet(c *conn, args [][]byte) {
+	if !c.validKeys(args[1:]) {
+		return
+	}
+	c.out.array(len(args) - 1)
+	for _, k := range args[1:] {
+		if v, ok := c.srv.kv.Get(unsafeString(k)); ok {
+			c.out.bulk(v)
+		} else {
+			c.out.null()
+		}
+	}
+}
+
+// cmdMSet sets every pair after checking them all, so a refused pair changes
+// nothing. The pairs are stored one after the other: another client may see
+// some set before the others, which Redis's MSET does not allow.
+func cmdMSet(c *conn, args [][]byte) {
+	if len(args)%2 != 1 {
+		c.out.err("ERR wrong number of arguments for 'mset' command")
+		return
+	}
+	for i := 1; i < len(args); i += 2 {
+		if !c.validEntry(args[i], args[i+1]) {
+			return
+		}
+	}
+	for i := 1; i < len(args); i += 2 {
+		if err := c.srv.kv.Set(string(args[i]), string(args[i+1]), 0); err != nil {
+			c.storeFailed(err)
+			return
+		}
+	}
+	c.out.ok()
+}
+
+func (c *conn) incrBy(key []byte, delta int64) {
+	if !c.validKey(key) {
+		return
+	}
+	n, err := c.srv.kv.IncrementBy(string(key), delta, cache.KeepTTL)
+	if err != nil {
+		c.storeFailed(err)
+		return
+	}
+	c.out.int(n)
+}
+
+func cmdIncr(c *conn, args [][]byte) { c.incrBy(args[1], 1) }
+func cmdDecr(c *conn, args [][]byte) { c.incrBy(args[1], -1) }
+
+func cmdIncrBy(c *conn, args [][]byte) {
+	delta, ok := parseInt(args[2])
+	if !ok {
+		c.out.err(msgNotInteger)
+		return
+	}
+	c.incrBy(args[1], delta)
+}
+
+func cmdDecrBy(c *conn, args [][]byte) {
+	delta, ok := parseInt(args[2])
+	if !ok {
+		c.out.err(msgNotInteger)
+		return
+	}
+	if delta == math.MinInt64 {
+		c.out.err(msgDecrOverflow)
+		return
+	}
+	c.incrBy(args[1], -delta)
+}
+
+// cmdAppend answers the new length in bytes, as Redis does.
+func cmdAppend(c *conn, args [][]byte) {
+	if !c.validEntry(args[1], args[2]) {
+		return
+	}
+	v, err := c.srv.kv.Append(string(args[1]), string(args[2]), false, c.srv.maxValue, cache.KeepTTL)
+	if err != nil {
+		c.storeFailed(err)
+		return
+	}
+	c.out.int(int64(len(v)))
+}
+
+// cmdStrlen answers the length in bytes, as Redis does, not in characters.
+func cmdStrlen(c *conn, args [][]byte) {
+	if !c.validKey(args[1]) {
+		return
+	}
+	v, _, _ := c.srv.kv.Lookup(unsafeString(args[1]))
+	c.out.int(int64(len(v)))
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// equalFold reports whether b equals the lower-case ASCII word lower, in any case.
+func equalFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(b []byte) string {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return string(out)
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/warmkv/warmkv/app"
+	"github.com/warmkv/warmkv/config"
+	"github.com/warmkv/warmkv/resp"
+	"github.com/warmkv/warmkv/snapshot"
+)
+
+// startRESP opens the Redis-protocol port on the same cache as HTTP, when the
+// standalone server has one (RESP_PORT != 0), and serves it in the background.
+// It returns a nil server and a nil channel when the port is off, and logs
+// why before returning an error.
+func startRESP(a *app.App) (*resp.Server, <-chan error, error) {
+	cfg, logger := a.Config, a.Logger
+	if cfg.Deployment != config.Standalone || cfg.RespPort == 0 {
+		return nil, nil, nil
+	}
+	var snaps resp.Snapshots
+	if a.Snapshots != nil {
+		snaps = snapshotter{a.Snapshots}
+	}
+	srv, err := resp.New(resp.Options{
+		Store:           a.Cache,
+		Keys:            a.Cache,
+		Snapshots:       snaps,
+		MaxKeyLength:    cfg.MaxKeyLength,
+		MaxValueLength:  cfg.MaxValueLength,
+		AuthToken:       cfg.AuthToken,
+		MaxClients:      cfg.RespMaxClients,
+		MaxArgs:         cfg.RespMaxArgs,
+		MaxCommandBytes: cfg.RespMaxCommandBytes,
+		// A command must arrive as fast as an HTTP body must; connections
+		// idle between commands stay open, as Redis keeps them by default.
+		ReadTimeout:  cfg.ReadTimeout,
+		WriteTimeout: cfg.WriteTimeout,
+		Version:      a.Version,
+		Logger:       logger,
+	})
+	if err != nil {
+		logger.Error("building the Redis-protocol server", "err", err)
+		return nil, nil, err
+	}
+	addr := net.JoinHostPort(cfg.RespBind, strconv.Itoa(cfg.RespPort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		logger.Error("cannot listen for the Redis protocol", "addr", addr, "err", err)
+		return nil, nil, err
+	}
+	logger.Info("warmkv listening for the Redis protocol", "addr", ln.Addr().String(), "auth", cfg.AuthToken != "")
+	if cfg.RespUnprotected() {
+		logger.Warn("the Redis-protocol port listens beyond loopback without AUTH_TOKEN: anyone who can reach it can read, write and flush the cache",
+			"addr", ln.Addr().String())
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	return srv, served, nil
+}
+
+// shutdownRESP drains the Redis-protocol server, if any, in the background; the
+// channel yields the result.
+func shutdownRESP(ctx context.Context, srv *resp.Server) <-chan error {
+	done := make(chan error, 1)
+	if srv == nil {
+		done <- nil
+		return done
+	}
+	go func() { done <- srv.Shutdown(ctx) }()
+	return done
+}
+
+// snapshotter serves SAVE, BGSAVE and LASTSAVE with the server's snapshot.Saver.
+type snapshotter struct{ saver *snapshot.Saver }
+
+func (s snapshotter) Snapshot() error {
+	_, err := s.saver.Save()
+	return err
+}
+
+func (s snapshotter) LastSave() time.Time { return s.saver.LastSave() }
+func (s snapshotter) InProgress() bool    { return s.saver.InProgress() }

@@ -43,6 +43,16 @@ func readParams(req *Request, p *params) error {
 	return parseQuery(unsafeBytes(req.RawQuery), p)
 }
 
+// readKey reads the parameters and validates the key, answering 400 itself when
+// either fails.
+func (h *Handler) readKey(req *Request, p *params, resp *Response) (string, bool) {
+	if err := readParams(req, p); err != nil {
+		resp.fail(400, err.Error())
+		return "", false
+	}
+	return h.key(p, resp)
+}
+
 func isJSON(contentType string) bool {
 	if contentType == contentTypeJSON {
 		return true
@@ -88,11 +98,7 @@ func (h *Handler) store(p *params, resp *Response) {
 
 func (h *Handler) delete(req *Request, resp *Response) {
 	var p params
-	if err := readParams(req, &p); err != nil {
-		resp.fail(400, err.Error())
-		return
-	}
-	key, ok := h.key(&p, resp)
+	key, ok := h.readKey(req, &p, resp)
 	if !ok {
 		return
 	}
@@ -106,11 +112,7 @@ func (h *Handler) delete(req *Request, resp *Response) {
 // checkAndSet stores value if the key is absent or holds exactly compare.
 func (h *Handler) checkAndSet(req *Request, resp *Response) {
 	var p params
-	if err := readParams(req, &p); err != nil {
-		resp.fail(400, err.Error())
-		return
-	}
-	key, ok := h.key(&p, resp)
+	key, ok := h.readKey(req, &p, resp)
 	if !ok {
 		return
 	}
@@ -142,11 +144,7 @@ func (h *Handler) checkAndSet(req *Request, resp *Response) {
 func (h *Handler) increment(sign int64) func(*Request, *Response) {
 	return func(req *Request, resp *Response) {
 		var p params
-		if err := readParams(req, &p); err != nil {
-			resp.fail(400, err.Error())
-			return
-		}
-		key, ok := h.key(&p, resp)
+		key, ok := h.readKey(req, &p, resp)
 		if !ok {
 			return
 		}
@@ -186,11 +184,7 @@ func (h *Handler) increment(sign int64) func(*Request, *Response) {
 func (h *Handler) appendValue(prepend bool) func(*Request, *Response) {
 	return func(req *Request, resp *Response) {
 		var p params
-		if err := readParams(req, &p); err != nil {
-			resp.fail(400, err.Error())
-			return
-		}
-		key, ok := h.key(&p, resp)
+		key, ok := h.readKey(req, &p, resp)
 		if !ok {
 			return
 		}

@@ -8,6 +8,10 @@ import "strconv"
 //
 // Expiry times are Unix nanoseconds: 0 means never, KeepTTL keeps the current one,
 // and a time in the past deletes the key.
+//
+// Write methods may keep the key and value strings they are given (the entry
+// and the expiry index hold them), so callers must not pass strings that view
+// reused buffers; lookups (Get, Lookup, Delete, GetDelete) keep nothing.
 type Store interface {
 	Get(key string) (string, bool)
 	Lookup(key string) (value string, expireAt int64, ok bool)

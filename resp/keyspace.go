@@ -122,7 +122,9 @@ func cmdExpire(unit int64, absolute bool) func(c *conn, args [][]byte) {
 		if !c.validKey(args[1]) {
 			return
 		}
-		key := unsafeString(args[1])
+		// A copy, not a view of the read buffer: the cache's expiry index keeps
+		// the key it is given, and the buffer is reused for the next command.
+		key := string(args[1])
 		expireAt := int64(1) // any time in the past deletes; 0 would mean "never"
 		if when > 0 {
 			expireAt = when * 1e6

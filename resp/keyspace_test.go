@@ -224,3 +224,30 @@ func TestKeyspaceGoRedis(t *testing.T) {
 		}
 	})
 }
+
+// TestExpireKeyIsNotAViewOfTheReadBuffer: the cache's expiry index keeps the key
+// EXPIRE hands it, so that key must not alias the connection's read buffer, which
+// the next command overwrites. If it did, the reaper would look for a garbled key
+// and the expired entry would only ever be removed lazily.
+func TestExpireKeyIsNotAViewOfTheReadBuffer(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d driver) {
+		clk := newClock()
+		ts := startServer(t, d, withClock(clk))
+		r := ts.raw(t)
+		if got := r.do("SET", "keyA", "v"); got != "+OK\r\n" {
+			t.Fatalf("SET: %q", got)
+		}
+		if got := r.do("PEXPIRE", "keyA", "1000"); got != ":1\r\n" {
+			t.Fatalf("PEXPIRE: %q", got)
+		}
+		// Same shape, other bytes: overwrites wherever "keyA" sat in the buffer.
+		for range 3 {
+			r.do("PEXPIRE", "keyB", "9999")
+		}
+		clk.Add(2 * time.Second)
+		ts.kv.ReapExpired()
+		if st := ts.kv.Stats(); st.Entries != 0 || st.Expirations != 1 {
+			t.Fatalf("after the reaper: %d entries, %d expirations; want 0 and 1", st.Entries, st.Expirations)
+		}
+	})
+}

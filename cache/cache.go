@@ -401,24 +401,34 @@ func (c *Cache) GetDelete(key string) (string, bool) {
 // removes the expiry (PERSIST), a time in the past deletes the key. It counts as a
 // use of the key and as an update. It reports whether the key existed.
 func (c *Cache) Expire(key string, expireAt int64) bool {
+	_, changed := c.ExpireIf(key, expireAt, nil)
+	return changed
+}
+
+// ExpireIf is Expire when allow, given the key's current expiry (0 = none),
+// approves, checked and applied under one lock so that no write slips in between
+// (Redis's EXPIRE NX, XX, GT and LT). A nil allow always approves.
+func (c *Cache) ExpireIf(key string, expireAt int64, allow func(current int64) bool) (existed, changed bool) {
 	h := hashKey(key)
 	s := c.shardFor(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.lookup(uint32(h), key)
 	if !ok {
-		return false
+		return false, false
+	}
+	if allow != nil && !allow(e.expireAt) {
+		return true, false
 	}
 	if expireAt != 0 && expireAt <= s.now() {
 		s.remove(uint32(h), key)
 		s.deletes++
-		return true
+		return true, true
 	}
-	if e.expireAt == expireAt {
-		return true
+	if e.expireAt != expireAt {
+		_ = s.store(uint32(h), key, e.value, expireAt) // same value: cannot be too large
 	}
-	_ = s.store(uint32(h), key, e.value, expireAt) // same value: cannot be too large
-	return true
+	return true, true
 }
 
 // Item is one entry as Dump returns it.

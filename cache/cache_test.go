@@ -609,3 +609,26 @@ func TestDumpReplaysRecency(t *testing.T) {
 		t.Fatalf("dump order %s, want 1,2,3,4,0 (oldest first, expired left out)", got)
 	}
 }
+
+func TestExpireIf(t *testing.T) {
+	c, clock := newTestCache(t, Options{})
+	if existed, changed := c.ExpireIf("absent", clock.in(time.Second), nil); existed || changed {
+		t.Fatal("ExpireIf on an absent key reported it")
+	}
+	_ = c.Set("k", "v", clock.in(time.Minute))
+	var seen int64
+	existed, changed := c.ExpireIf("k", clock.in(time.Hour), func(current int64) bool { seen = current; return false })
+	if !existed || changed || seen != clock.in(time.Minute) {
+		t.Fatalf("refused ExpireIf: existed %v changed %v saw %d", existed, changed, seen)
+	}
+	if _, exp, _ := c.Lookup("k"); exp != clock.in(time.Minute) {
+		t.Fatal("a refused ExpireIf changed the expiry")
+	}
+	if _, changed := c.ExpireIf("k", clock.in(time.Hour), func(int64) bool { return true }); !changed {
+		t.Fatal("an approved ExpireIf did not change the expiry")
+	}
+	if v, exp, _ := c.Lookup("k"); v != "v" || exp != clock.in(time.Hour) {
+		t.Fatalf("after ExpireIf: %q expiring %d", v, exp)
+	}
+	checkInvariants(t, c)
+}

@@ -19,6 +19,7 @@ type Store interface {
 	SetIf(key, value string, expireAt int64, cond Condition) (old string, existed, stored bool, err error)
 	GetDelete(key string) (string, bool)
 	Expire(key string, expireAt int64) bool
+	ExpireIf(key string, expireAt int64, allow func(current int64) bool) (existed, changed bool)
 	Delete(key string) bool
 	CompareAndSet(key, compare, value string, expireAt int64) (bool, error)
 	IncrementBy(key string, delta int64, expireAt int64) (int64, error)

@@ -129,17 +129,17 @@ func cmdExpire(unit int64, absolute bool) func(c *conn, args [][]byte) {
 		if when > 0 {
 			expireAt = when * 1e6
 		}
-		if cond != 0 {
-			_, current, found := c.srv.kv.Lookup(key)
-			if !found || !expireAllowed(cond, current, expireAt) {
-				c.out.int(0)
-				return
-			}
-		}
 		if expireAt <= nowNs {
 			expireAt = 1
 		}
-		c.out.int(boolInt(c.srv.kv.Expire(key, expireAt)))
+		var allow func(int64) bool
+		if cond != 0 {
+			// Checked under the cache's lock, with the write: a concurrent SET
+			// cannot change the expiry between the check and the change.
+			allow = func(current int64) bool { return expireAllowed(cond, current, expireAt) }
+		}
+		_, changed := c.srv.kv.ExpireIf(key, expireAt, allow)
+		c.out.int(boolInt(changed))
 	}
 }
 

@@ -62,6 +62,9 @@ die() {
 	exit 1
 }
 
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
+
 command -v wrk >/dev/null || die "wrk not found; install it with: apt-get install -y wrk"
 command -v go >/dev/null || die "go not found"
 command -v curl >/dev/null || die "curl not found; install it with: apt-get install -y curl"
@@ -87,18 +90,6 @@ duration_s=$(duration_seconds "$DURATION")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/warmkv-http.XXXXXX")
 server_pid=
 server_port=
-
-stop_server() {
-	[[ -n $server_pid ]] || return 0
-	kill -TERM "$server_pid" 2>/dev/null || true
-	for _ in $(seq 50); do
-		kill -0 "$server_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$server_pid" 2>/dev/null || true
-	wait "$server_pid" 2>/dev/null || true
-	server_pid=
-}
 
 # shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
@@ -130,27 +121,6 @@ fi
 echo "   warmkv:   $warmkv_bin"
 echo "   baseline: $baseline_bin"
 
-# free_port picks a random loopback port nobody listens on, outside the
-# kernel's ephemeral range: client sockets (wrk's, or anyone else's) take
-# their local ports from that range, and a listener cannot bind a port an
-# established connection is using.
-free_port() {
-	local lo=32768 hi=60999 p
-	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
-	for _ in $(seq 100); do
-		if ((lo > 11000)); then
-			p=$((10000 + RANDOM % (lo - 10000)))
-		else
-			p=$((hi + 1 + RANDOM % (65535 - hi)))
-		fi
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	die "no free port found"
-}
-
 # start_server NAME BIN LOG: starts a fresh server on a free port (in
 # server_port) and waits (via the preloader's health wait) until GET /healthz
 # answers 200. A port somebody grabbed in between costs a retry.
@@ -172,45 +142,8 @@ start_server() {
 	die "could not start $name"
 }
 
-# cpu_ticks PID: user+system clock ticks the process has used so far.
-cpu_ticks() {
-	local stat
-	stat=$(<"/proc/$1/stat")
-	stat=${stat##*) } # fields after "(comm) ", comm may contain spaces
-	# shellcheck disable=SC2086 # split on purpose
-	set -- $stat
-	echo $((${12} + ${13}))
-}
-
-# children_ticks: clock ticks used by this shell's waited-for children (wrk
-# runs in the foreground, so its CPU lands here when it exits).
-children_ticks() {
-	local stat
-	stat=$(<"/proc/$$/stat")
-	stat=${stat##*) }
-	# shellcheck disable=SC2086 # split on purpose
-	set -- $stat
-	echo $((${14} + ${15}))
-}
-
-# machine_ticks: "busy total" clock ticks of all CPUs from /proc/stat.
-machine_ticks() {
-	local _cpu user nice system idle iowait irq softirq steal _rest
-	read -r _cpu user nice system idle iowait irq softirq steal _rest </proc/stat
-	echo "$((user + nice + system + irq + softirq + steal)) $((user + nice + system + idle + iowait + irq + softirq + steal))"
-}
-
 clk_tck=$(getconf CLK_TCK)
 ncpu=$(grep -c '^cpu[0-9]' /proc/stat)
-
-# busy_percent SECONDS: CPU used by all processes over SECONDS, in % of one core.
-busy_percent() {
-	local b0 t0 b1 t1
-	read -r b0 t0 <<<"$(machine_ticks)"
-	sleep "$1"
-	read -r b1 t1 <<<"$(machine_ticks)"
-	awk -v b="$((b1 - b0))" -v t="$((t1 - t0))" -v n="$ncpu" 'BEGIN { printf "%.0f", (t > 0 ? b / t * n * 100 : 0) }'
-}
 
 # wait_idle: with WAIT_IDLE set, wait (up to WAIT_IDLE seconds) until the box
 # is idle, because other processes steal CPU from wrk and the server.

@@ -40,6 +40,9 @@ die() {
 	exit 1
 }
 
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
+
 command -v go >/dev/null || die "go not found"
 command -v curl >/dev/null || die "curl not found; install it with: apt-get install -y curl"
 [[ $N =~ ^[1-9][0-9]*$ ]] || die "N must be a positive integer, got '$N'"
@@ -95,27 +98,6 @@ fi
 (cd "$root" && go build -o "$tmp/flood" ./bench/flood) || die "go build of bench/flood failed"
 (cd "$root" && go build -o "$tmp/preload" ./bench/preload) || die "go build of bench/preload failed"
 echo "   warmkv: $warmkv_bin"
-
-# free_port picks a random loopback port nobody listens on, outside the
-# kernel's ephemeral range: client sockets (wrk's, or anyone else's) take
-# their local ports from that range, and a listener cannot bind a port an
-# established connection is using.
-free_port() {
-	local lo=32768 hi=60999 p
-	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
-	for _ in $(seq 100); do
-		if ((lo > 11000)); then
-			p=$((10000 + RANDOM % (lo - 10000)))
-		else
-			p=$((hi + 1 + RANDOM % (65535 - hi)))
-		fi
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	die "no free port found"
-}
 
 # status_kb PID FIELD: a field of /proc/PID/status in kB (empty if gone).
 status_kb() {

@@ -48,6 +48,9 @@ die() {
 	echo "snapshot.sh: $*" >&2
 	exit 1
 }
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 command -v wrk >/dev/null || die "wrk not found; install it with: apt-get install -y wrk"
 command -v curl >/dev/null || die "curl not found; install it with: apt-get install -y curl"
 command -v go >/dev/null || die "go not found"
@@ -75,21 +78,6 @@ echo
 echo "== 1. snapshot and restore speed, in process ($KEYS keys, $KEY_LEN-char keys, $VALUE_LEN-char values, median of $RUNS)"
 "$tmp/snapbench" -keys "$KEYS" -key-len "$KEY_LEN" -value-len "$VALUE_LEN" -runs "$RUNS" -out "$tmp/warmkv.snap" ||
 	die "bench/snapshot failed"
-
-# free_port picks a loopback port below the ephemeral range, where wrk's own
-# client sockets cannot be holding it.
-free_port() {
-	local lo=32768 hi=60999 p
-	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
-	for _ in $(seq 100); do
-		p=$((10000 + RANDOM % (lo - 10000)))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
 
 port=$(free_port) || die "no free port"
 url="http://127.0.0.1:$port"

@@ -1,0 +1,74 @@
+# shellcheck shell=bash
+# lib.sh: helpers the load scripts share. Source it after defining die (each
+# script names itself in its errors) and, for stop_server, the server_pid
+# variable.
+
+# free_port picks a random loopback port nobody listens on, outside the
+# kernel's ephemeral range: client sockets (wrk's, or anyone else's) take
+# their local ports from that range, and a listener cannot bind a port an
+# established connection is using.
+free_port() {
+	local lo=32768 hi=60999 p
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	for _ in $(seq 100); do
+		if ((lo > 11000)); then
+			p=$((10000 + RANDOM % (lo - 10000)))
+		else
+			p=$((hi + 1 + RANDOM % (65535 - hi)))
+		fi
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	die "no free port found"
+}
+
+stop_server() {
+	[[ -n $server_pid ]] || return 0
+	kill -TERM "$server_pid" 2>/dev/null || true
+	for _ in $(seq 50); do
+		kill -0 "$server_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$server_pid" 2>/dev/null || true
+	wait "$server_pid" 2>/dev/null || true
+	server_pid=
+}
+
+# cpu_ticks PID: user+system clock ticks the process has used so far.
+cpu_ticks() {
+	local stat
+	stat=$(<"/proc/$1/stat")
+	stat=${stat##*) } # fields after "(comm) ", comm may contain spaces
+	# shellcheck disable=SC2086 # split on purpose
+	set -- $stat
+	echo $((${12} + ${13}))
+}
+
+# children_ticks: clock ticks used by this shell's waited-for children (wrk
+# runs in the foreground, so its CPU lands here when it exits).
+children_ticks() {
+	local stat
+	stat=$(<"/proc/$$/stat")
+	stat=${stat##*) }
+	# shellcheck disable=SC2086 # split on purpose
+	set -- $stat
+	echo $((${14} + ${15}))
+}
+
+# machine_ticks: "busy total" clock ticks of all CPUs from /proc/stat.
+machine_ticks() {
+	local _cpu user nice system idle iowait irq softirq steal _rest
+	read -r _cpu user nice system idle iowait irq softirq steal _rest </proc/stat
+	echo "$((user + nice + system + irq + softirq + steal)) $((user + nice + system + idle + iowait + irq + softirq + steal))"
+}
+
+# busy_percent SECONDS: CPU used by all processes over SECONDS, in % of one core.
+busy_percent() {
+	local b0 t0 b1 t1
+	read -r b0 t0 <<<"$(machine_ticks)"
+	sleep "$1"
+	read -r b1 t1 <<<"$(machine_ticks)"
+	awk -v b="$((b1 - b0))" -v t="$((t1 - t0))" -v n="$(grep -c '^cpu[0-9]' /proc/stat)" 'BEGIN { printf "%.0f", (t > 0 ? b / t * n * 100 : 0) }'
+}

@@ -34,6 +34,12 @@ var (
 	ErrOverflow = errors.New("increment or decrement would overflow")
 	// ErrValueTooLong: append or prepend would make the value longer than allowed.
 	ErrValueTooLong = errors.New("value would exceed the maximum length")
+	// ErrUnavailable means a shared tier did not answer in time; a write may or may
+	// not have taken effect there. The in-process cache never returns it.
+	ErrUnavailable = errors.New("the shared tier is unavailable")
+	// ErrStale comes with a valid value read from an instance's local copy while
+	// the shared tier was unavailable: another instance may have changed it since.
+	ErrStale = errors.New("answered from the local copy; the shared tier is unavailable")
 )
 
 // Options configure a Cache. MaxBytes is required.
@@ -164,24 +170,24 @@ func (c *Cache) shardFor(h uint64) *shard {
 }
 
 // Get returns the value of key and marks it most recently used.
-func (c *Cache) Get(key string) (string, bool) {
+func (c *Cache) Get(key string) (string, bool, error) {
 	h := hashKey(key)
 	s := c.shardFor(h)
 	s.mu.Lock()
 	e, ok := s.get(uint32(h), key)
 	s.mu.Unlock()
-	return e.value, ok
+	return e.value, ok, nil
 }
 
 // Lookup returns the value and expiry (Unix nanoseconds, 0 = never) of key without
 // changing its recency or the hit and miss counters.
-func (c *Cache) Lookup(key string) (value string, expireAt int64, ok bool) {
+func (c *Cache) Lookup(key string) (value string, expireAt int64, ok bool, err error) {
 	h := hashKey(key)
 	s := c.shardFor(h)
 	s.mu.Lock()
 	e, ok := s.lookup(uint32(h), key)
 	s.mu.Unlock()
-	return e.value, e.expireAt, ok
+	return e.value, e.expireAt, ok, nil
 }
 
 // Set stores key=value. expireAt is in Unix nanoseconds: 0 means never (clearing any
@@ -202,7 +208,7 @@ func (c *Cache) Set(key, value string, expireAt int64) error {
 }
 
 // Delete removes key and reports whether it was there (and unexpired).
-func (c *Cache) Delete(key string) bool {
+func (c *Cache) Delete(key string) (bool, error) {
 	h := hashKey(key)
 	s := c.shardFor(h)
 	s.mu.Lock()
@@ -212,7 +218,7 @@ func (c *Cache) Delete(key string) bool {
 		s.deletes++
 	}
 	s.mu.Unlock()
-	return ok
+	return ok, nil
 }
 
 // CompareAndSet stores value if key is absent or its value equals compare, and
@@ -286,13 +292,14 @@ func (c *Cache) Append(key, fragment string, prepend bool, maxRunes int, expireA
 }
 
 // Flush removes every entry. Counters other than entries and bytes are kept.
-func (c *Cache) Flush() {
+func (c *Cache) Flush() error {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
 		s.flush()
 		s.mu.Unlock()
 	}
+	return nil
 }
 
 // reapBatch bounds how long the reaper holds one shard's lock.
@@ -384,7 +391,7 @@ func (c *Cache) SetIf(key, value string, expireAt int64, cond Condition) (old st
 }
 
 // GetDelete removes key and returns the value it had, as Redis's GETDEL does.
-func (c *Cache) GetDelete(key string) (string, bool) {
+func (c *Cache) GetDelete(key string) (string, bool, error) {
 	h := hashKey(key)
 	s := c.shardFor(h)
 	s.mu.Lock()
@@ -394,41 +401,41 @@ func (c *Cache) GetDelete(key string) (string, bool) {
 		s.remove(uint32(h), key)
 		s.deletes++
 	}
-	return e.value, ok
+	return e.value, ok, nil
 }
 
 // Expire changes the expiry of an existing key without touching its value: 0
 // removes the expiry (PERSIST), a time in the past deletes the key. It counts as a
 // use of the key and as an update. It reports whether the key existed.
-func (c *Cache) Expire(key string, expireAt int64) bool {
-	_, changed := c.ExpireIf(key, expireAt, nil)
-	return changed
+func (c *Cache) Expire(key string, expireAt int64) (bool, error) {
+	_, changed, err := c.ExpireIf(key, expireAt, nil)
+	return changed, err
 }
 
 // ExpireIf is Expire when allow, given the key's current expiry (0 = none),
 // approves, checked and applied under one lock so that no write slips in between
 // (Redis's EXPIRE NX, XX, GT and LT). A nil allow always approves.
-func (c *Cache) ExpireIf(key string, expireAt int64, allow func(current int64) bool) (existed, changed bool) {
+func (c *Cache) ExpireIf(key string, expireAt int64, allow func(current int64) bool) (existed, changed bool, err error) {
 	h := hashKey(key)
 	s := c.shardFor(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.lookup(uint32(h), key)
 	if !ok {
-		return false, false
+		return false, false, nil
 	}
 	if allow != nil && !allow(e.expireAt) {
-		return true, false
+		return true, false, nil
 	}
 	if expireAt != 0 && expireAt <= s.now() {
 		s.remove(uint32(h), key)
 		s.deletes++
-		return true, true
+		return true, true, nil
 	}
 	if e.expireAt != expireAt {
 		_ = s.store(uint32(h), key, e.value, expireAt) // same value: cannot be too large
 	}
-	return true, true
+	return true, true, nil
 }
 
 // Item is one entry as Dump returns it.

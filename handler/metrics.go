@@ -111,6 +111,16 @@ var (
 	descMaxBytes   = prometheus.NewDesc("warmkv_cache_max_bytes", "The byte budget.", nil, nil)
 	descOps        = prometheus.NewDesc("warmkv_cache_operations_total",
 		"Cache events: hit and miss (reads), insert, update, delete, eviction, expiration.", []string{"event"}, nil)
+
+	// Only with a shared tier.
+	descSharedConnected = prometheus.NewDesc("warmkv_shared_connected", "1 when the shared tier answers, else 0.", nil, nil)
+	descSharedKeys      = prometheus.NewDesc("warmkv_shared_keys", "Keys under this deployment's prefix in the shared tier (-1 until counted).", nil, nil)
+	descSharedReads     = prometheus.NewDesc("warmkv_shared_reads_total",
+		"Reads by who answered: local (fresh local copy), shared (the tier had the key), miss (the tier had none), stale (old local copy, tier unavailable).",
+		[]string{"source"}, nil)
+	descSharedUnavailable   = prometheus.NewDesc("warmkv_shared_unavailable_total", "Operations refused because the shared tier was unavailable.", nil, nil)
+	descSharedInvalidations = prometheus.NewDesc("warmkv_shared_invalidations_total", "Local copies dropped because another instance changed the key.", nil, nil)
+	descSharedResyncs       = prometheus.NewDesc("warmkv_shared_resyncs_total", "Times the whole local cache was dropped (subscription (re)started, flush).", nil, nil)
 )
 
 func (cacheCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -119,6 +129,12 @@ func (cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descBytes
 	ch <- descMaxBytes
 	ch <- descOps
+	ch <- descSharedConnected
+	ch <- descSharedKeys
+	ch <- descSharedReads
+	ch <- descSharedUnavailable
+	ch <- descSharedInvalidations
+	ch <- descSharedResyncs
 }
 
 func (c cacheCollector) Collect(ch chan<- prometheus.Metric) {
@@ -135,5 +151,22 @@ func (c cacheCollector) Collect(ch chan<- prometheus.Metric) {
 		{"delete", st.Deletes}, {"eviction", st.Evictions}, {"expiration", st.Expirations},
 	} {
 		ch <- prometheus.MustNewConstMetric(descOps, prometheus.CounterValue, float64(e.n), e.event)
+	}
+	if sh := st.Shared; sh != nil {
+		connected := 0.0
+		if sh.Connected {
+			connected = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descSharedConnected, prometheus.GaugeValue, connected)
+		ch <- prometheus.MustNewConstMetric(descSharedKeys, prometheus.GaugeValue, float64(sh.Keys))
+		for _, r := range []struct {
+			source string
+			n      uint64
+		}{{"local", sh.LocalHits}, {"shared", sh.SharedHits}, {"miss", sh.SharedMisses}, {"stale", sh.StaleReads}} {
+			ch <- prometheus.MustNewConstMetric(descSharedReads, prometheus.CounterValue, float64(r.n), r.source)
+		}
+		ch <- prometheus.MustNewConstMetric(descSharedUnavailable, prometheus.CounterValue, float64(sh.Unavailable))
+		ch <- prometheus.MustNewConstMetric(descSharedInvalidations, prometheus.CounterValue, float64(sh.Invalidations))
+		ch <- prometheus.MustNewConstMetric(descSharedResyncs, prometheus.CounterValue, float64(sh.Resyncs))
 	}
 }

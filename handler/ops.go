@@ -102,7 +102,12 @@ func (h *Handler) delete(req *Request, resp *Response) {
 	if !ok {
 		return
 	}
-	if !h.kv.Delete(key) {
+	found, err := h.kv.Delete(key)
+	switch {
+	case err != nil:
+		resp.storeFailed(err)
+		return
+	case !found:
 		resp.fail(404, msgKeyNotFound)
 		return
 	}
@@ -209,7 +214,10 @@ func (h *Handler) appendValue(prepend bool) func(*Request, *Response) {
 }
 
 func (h *Handler) flush(_ *Request, resp *Response) {
-	h.kv.Flush()
+	if err := h.kv.Flush(); err != nil {
+		resp.storeFailed(err)
+		return
+	}
 	resp.ok(msgFlushed)
 }
 

@@ -45,15 +45,43 @@ func (r *Response) keyValue(key, value string) {
 	r.json(200, b)
 }
 
-// storeFailed maps a store error to an answer. Only a key and value larger than
-// the whole budget can fail a plain write.
+// storeFailed maps a store error to an answer. In the process alone, only a key
+// and value larger than the whole budget can fail a plain write; a shared tier
+// that does not answer fails anything with 503, and the client should retry.
 func (r *Response) storeFailed(err error) {
 	switch {
+	case errors.Is(err, cache.ErrUnavailable):
+		r.addHeader("Retry-After", retryAfterSeconds)
+		r.fail(503, msgSharedUnavailable)
 	case errors.Is(err, cache.ErrTooLarge):
 		r.fail(507, "The entry is larger than this cache's memory budget.")
 	default:
 		r.fail(500, "Internal error: "+err.Error())
 	}
+}
+
+// retryAfterSeconds is the Retry-After of a 503 for a shared tier that does not
+// answer: recovery is automatic, and probing it more often than this gains little.
+const retryAfterSeconds = "1"
+
+const msgSharedUnavailable = "The shared cache tier is unavailable; this operation was not confirmed. Retry later."
+
+// staleHeader marks an answer read from this instance's local copy while the
+// shared tier was unavailable: another instance may have changed the key since.
+const staleHeader = "Warmkv-Stale"
+
+// readFailed answers a read's error and reports whether it did; a stale value
+// is no failure: the header says what it is and the caller answers the value.
+func (r *Response) readFailed(err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, cache.ErrStale):
+		r.addHeader(staleHeader, "shared tier unavailable")
+		return false
+	}
+	r.storeFailed(err)
+	return true
 }
 
 // MsgBodyTooLarge is what faces answer, with 413, when a body exceeds MaxBodyBytes.

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/warmkv/warmkv/cache"
 )
 
 // route is one path: the methods it answers and what it does.
@@ -86,7 +88,10 @@ func (h *Handler) get(req *Request, resp *Response) {
 	if !ok {
 		return
 	}
-	value, found := h.kv.Get(key)
+	value, found, err := h.kv.Get(key)
+	if resp.readFailed(err) {
+		return
+	}
 	if !found {
 		resp.fail(404, msgKeyNotFound)
 		return
@@ -114,6 +119,9 @@ func (h *Handler) stats(_ *Request, resp *Response) {
 	b = appendUint(b, "deletes", st.Deletes)
 	b = appendUint(b, "evictions", st.Evictions)
 	b = appendUint(b, "expirations", st.Expirations)
+	if sh := st.Shared; sh != nil {
+		b = appendShared(b, sh)
+	}
 	b = appendUint(b, "requests", h.requests.Load())
 	b = appendField(b, "uptimeSeconds", int64(h.now().Sub(h.started).Seconds()))
 	b = append(b, `,"version":`...)
@@ -177,4 +185,20 @@ func (h *Handler) text(f *param, name string, min, max int, resp *Response) (str
 		return f.text, true
 	}
 	return "", false
+}
+
+// appendShared writes the shared tier's fields of /stats: keyCount beside them
+// stays this instance's local count.
+func appendShared(b []byte, sh *cache.SharedStats) []byte {
+	b = append(b, `,"shared":{"connected":`...)
+	b = strconv.AppendBool(b, sh.Connected)
+	b = appendField(b, "keyCount", sh.Keys)
+	b = appendUint(b, "localHits", sh.LocalHits)
+	b = appendUint(b, "sharedHits", sh.SharedHits)
+	b = appendUint(b, "sharedMisses", sh.SharedMisses)
+	b = appendUint(b, "staleReads", sh.StaleReads)
+	b = appendUint(b, "unavailable", sh.Unavailable)
+	b = appendUint(b, "invalidations", sh.Invalidations)
+	b = appendUint(b, "resyncs", sh.Resyncs)
+	return append(b, '}')
 }

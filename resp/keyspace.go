@@ -17,7 +17,12 @@ func cmdDel(c *conn, args [][]byte) {
 	}
 	var n int64
 	for _, k := range args[1:] {
-		if c.srv.kv.Delete(unsafeString(k)) {
+		found, err := c.srv.kv.Delete(unsafeString(k))
+		if err != nil {
+			c.storeFailed(err)
+			return
+		}
+		if found {
 			n++
 		}
 	}
@@ -31,7 +36,11 @@ func cmdExists(c *conn, args [][]byte) {
 	}
 	var n int64
 	for _, k := range args[1:] {
-		if _, _, ok := c.srv.kv.Lookup(unsafeString(k)); ok {
+		_, _, ok, err := c.srv.kv.Lookup(unsafeString(k))
+		if c.readFailed(err) {
+			return
+		}
+		if ok {
 			n++
 		}
 	}
@@ -42,7 +51,11 @@ func cmdType(c *conn, args [][]byte) {
 	if !c.validKey(args[1]) {
 		return
 	}
-	if _, _, ok := c.srv.kv.Lookup(unsafeString(args[1])); ok {
+	_, _, ok, err := c.srv.kv.Lookup(unsafeString(args[1]))
+	if c.readFailed(err) {
+		return
+	}
+	if ok {
 		c.out.simple("string")
 	} else {
 		c.out.simple("none")
@@ -138,7 +151,11 @@ func cmdExpire(unit int64, absolute bool) func(c *conn, args [][]byte) {
 			// cannot change the expiry between the check and the change.
 			allow = func(current int64) bool { return expireAllowed(cond, current, expireAt) }
 		}
-		_, changed := c.srv.kv.ExpireIf(key, expireAt, allow)
+		_, changed, err := c.srv.kv.ExpireIf(key, expireAt, allow)
+		if err != nil {
+			c.storeFailed(err)
+			return
+		}
 		c.out.int(boolInt(changed))
 	}
 }
@@ -166,7 +183,10 @@ func cmdTTL(ms bool) func(c *conn, args [][]byte) {
 		if !c.validKey(args[1]) {
 			return
 		}
-		_, expireAt, ok := c.srv.kv.Lookup(unsafeString(args[1]))
+		_, expireAt, ok, err := c.srv.kv.Lookup(unsafeString(args[1]))
+		if c.readFailed(err) {
+			return
+		}
 		switch {
 		case !ok:
 			c.out.int(-2)
@@ -189,12 +209,20 @@ func cmdPersist(c *conn, args [][]byte) {
 		return
 	}
 	key := unsafeString(args[1])
-	_, expireAt, ok := c.srv.kv.Lookup(key)
+	_, expireAt, ok, err := c.srv.kv.Lookup(key)
+	if c.readFailed(err) {
+		return
+	}
 	if !ok || expireAt == 0 {
 		c.out.int(0)
 		return
 	}
-	c.out.int(boolInt(c.srv.kv.Expire(key, 0)))
+	changed, err := c.srv.kv.Expire(key, 0)
+	if err != nil {
+		c.storeFailed(err)
+		return
+	}
+	c.out.int(boolInt(changed))
 }
 
 // cmdKeys lists the matching keys of every shard. Like Redis's KEYS it is
@@ -322,6 +350,9 @@ func cmdFlush(c *conn, args [][]byte) {
 		c.out.err(msgSyntax)
 		return
 	}
-	c.srv.kv.Flush()
+	if err := c.srv.kv.Flush(); err != nil {
+		c.storeFailed(err)
+		return
+	}
 	c.out.ok()
 }

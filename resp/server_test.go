@@ -191,7 +191,7 @@ func TestHTTPRequestIsDropped(t *testing.T) {
 		r := ts.raw(t)
 		r.send("POST / HTTP/1.1\r\nHost: localhost:6380\r\n\r\nSET pwned 1\r\n")
 		r.expectClosed()
-		if _, ok := ts.kv.Get("pwned"); ok {
+		if _, ok, _ := ts.kv.Get("pwned"); ok {
 			t.Error("the command in the HTTP body ran")
 		}
 	})
@@ -413,7 +413,7 @@ func TestConcurrentIncrements(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		if v, _ := ts.kv.Get("n"); v != fmt.Sprint(clients*each) {
+		if v, _, _ := ts.kv.Get("n"); v != fmt.Sprint(clients*each) {
 			t.Errorf("n = %s, want %d", v, clients*each)
 		}
 	})

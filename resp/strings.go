@@ -24,6 +24,9 @@ const (
 	msgNoKeyListing  = "ERR this store cannot list its keys"
 	msgDecrOverflow  = "ERR decrement would overflow"
 	msgInternalError = "ERR internal error: "
+	// msgUnavailable: warmkv's shared tier did not answer. Like Redis's own
+	// LOADING or MASTERDOWN, the code names the state, and clients may retry.
+	msgUnavailable = "UNAVAILABLE the shared tier did not answer; nothing was confirmed, retry later"
 )
 
 // checkKey returns why key is refused, or "".
@@ -80,9 +83,22 @@ func (c *conn) validEntry(key, value []byte) bool {
 	return true
 }
 
+// readFailed answers a read's error and reports whether it did. A value read
+// from the local copy while the shared tier is unavailable (ErrStale) is
+// answered as it is: RESP has no place to mark it, and the README says so.
+func (c *conn) readFailed(err error) bool {
+	if err == nil || errors.Is(err, cache.ErrStale) {
+		return false
+	}
+	c.storeFailed(err)
+	return true
+}
+
 // storeFailed answers an error from the store.
 func (c *conn) storeFailed(err error) {
 	switch {
+	case errors.Is(err, cache.ErrUnavailable):
+		c.out.err(msgUnavailable)
 	case errors.Is(err, cache.ErrTooLarge):
 		c.out.err(msgTooLarge)
 	case errors.Is(err, cache.ErrNotInteger):
@@ -130,7 +146,10 @@ func cmdGet(c *conn, args [][]byte) {
 		return
 	}
 	// The lookup borrows the read buffer: Get keeps no reference to the key.
-	v, ok := c.srv.kv.Get(unsafeString(args[1]))
+	v, ok, err := c.srv.kv.Get(unsafeString(args[1]))
+	if c.readFailed(err) {
+		return
+	}
 	if !ok {
 		c.out.null()
 		return
@@ -279,7 +298,11 @@ func cmdGetDel(c *conn, args [][]byte) {
 	if !c.validKey(args[1]) {
 		return
 	}
-	v, ok := c.srv.kv.GetDelete(unsafeString(args[1]))
+	v, ok, err := c.srv.kv.GetDelete(unsafeString(args[1]))
+	if err != nil {
+		c.storeFailed(err)
+		return
+	}
 	if !ok {
 		c.out.null()
 		return
@@ -291,9 +314,20 @@ func cmdMGet(c *conn, args [][]byte) {
 	if !c.validKeys(args[1:]) {
 		return
 	}
-	c.out.array(len(args) - 1)
-	for _, k := range args[1:] {
-		if v, ok := c.srv.kv.Get(unsafeString(k)); ok {
+	// Read every key before answering: a store error fails the whole command,
+	// and an array once started cannot be turned into an error.
+	values := make([]string, len(args)-1)
+	found := make([]bool, len(args)-1)
+	for i, k := range args[1:] {
+		v, ok, err := c.srv.kv.Get(unsafeString(k))
+		if c.readFailed(err) {
+			return
+		}
+		values[i], found[i] = v, ok
+	}
+	c.out.array(len(values))
+	for i, v := range values {
+		if found[i] {
 			c.out.bulk(v)
 		} else {
 			c.out.null()
@@ -378,7 +412,10 @@ func cmdStrlen(c *conn, args [][]byte) {
 	if !c.validKey(args[1]) {
 		return
 	}
-	v, _, _ := c.srv.kv.Lookup(unsafeString(args[1]))
+	v, _, _, err := c.srv.kv.Lookup(unsafeString(args[1]))
+	if c.readFailed(err) {
+		return
+	}
 	c.out.int(int64(len(v)))
 }
 

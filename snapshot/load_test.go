@@ -95,7 +95,7 @@ func TestRoundTripKeepsValuesExpiriesAndUnicode(t *testing.T) {
 		t.Errorf("cache holds %d entries, want %d", n, len(want))
 	}
 	for key, w := range want {
-		value, expireAt, ok := out.Lookup(key)
+		value, expireAt, ok, _ := out.Lookup(key)
 		if !ok || value != w.Value || expireAt != w.ExpireAt {
 			t.Errorf("%q: got %q (expires %d, found %v), want %q (expires %d)", key, value, expireAt, ok, w.Value, w.ExpireAt)
 		}
@@ -148,7 +148,7 @@ func TestKeysThatExpiredWhileDownAreNotRestored(t *testing.T) {
 		t.Errorf("info = %+v, want 2 keys restored and 2 expired", info)
 	}
 	for key, want := range map[string]bool{"gone": false, "gone at the instant": false, "still valid": true, "never expires": true} {
-		if _, _, ok := out.Lookup(key); ok != want {
+		if _, _, ok, _ := out.Lookup(key); ok != want {
 			t.Errorf("%q restored = %v, want %v", key, ok, want)
 		}
 	}
@@ -179,7 +179,7 @@ func TestRestoreIntoSmallerBudgetKeepsRecentlyUsedKeys(t *testing.T) {
 	}
 	kept := 0
 	for i := range recent {
-		if _, _, ok := out.Lookup(fmt.Sprintf("key-%05d", i)); ok {
+		if _, _, ok, _ := out.Lookup(fmt.Sprintf("key-%05d", i)); ok {
 			kept++
 		}
 	}

@@ -33,10 +33,10 @@ func TestWriteReplacesThePreviousSnapshot(t *testing.T) {
 	if _, err := Load(path, out, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := out.Lookup("first"); ok {
+	if _, _, ok, _ := out.Lookup("first"); ok {
 		t.Error("the older snapshot's key came back")
 	}
-	if v, _ := out.Get("second"); v != "2" {
+	if v, _, _ := out.Get("second"); v != "2" {
 		t.Errorf("second = %q, want 2", v)
 	}
 	if names := dirNames(t, dir); names != "warmkv.snap" {
@@ -100,7 +100,7 @@ func TestWriteWhileTheCacheChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 5000 {
-		if _, _, ok := out.Lookup(fmt.Sprintf("stable-%d", i)); !ok {
+		if _, _, ok, _ := out.Lookup(fmt.Sprintf("stable-%d", i)); !ok {
 			t.Fatalf("stable-%d, untouched during the snapshot, is missing", i)
 		}
 	}
@@ -219,7 +219,7 @@ func TestKillDuringWriteKeepsThePreviousSnapshot(t *testing.T) {
 	if err != nil || info.Keys != 1 {
 		t.Fatalf("Load after the kill = %+v, %v; want the previous snapshot's one key", info, err)
 	}
-	if v, _ := c.Get("old"); v != "kept" {
+	if v, _, _ := c.Get("old"); v != "kept" {
 		t.Errorf("old = %q, want kept", v)
 	}
 	if names := dirNames(t, dir); names != "warmkv.snap" {

@@ -179,6 +179,17 @@ func (c *Cache) Get(key string) (string, bool, error) {
 	return e.value, ok, nil
 }
 
+// GetWithExpiry is Get that also returns the expiry (Unix nanoseconds, 0 = never):
+// a read that counts as a use, for a store that keeps this cache as its local copy.
+func (c *Cache) GetWithExpiry(key string) (value string, expireAt int64, ok bool) {
+	h := hashKey(key)
+	s := c.shardFor(h)
+	s.mu.Lock()
+	e, ok := s.get(uint32(h), key)
+	s.mu.Unlock()
+	return e.value, e.expireAt, ok
+}
+
 // Lookup returns the value and expiry (Unix nanoseconds, 0 = never) of key without
 // changing its recency or the hit and miss counters.
 func (c *Cache) Lookup(key string) (value string, expireAt int64, ok bool, err error) {

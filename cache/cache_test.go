@@ -641,3 +641,22 @@ func found(ok bool, err error) bool {
 	}
 	return ok
 }
+
+func TestGetWithExpiryCountsAsUse(t *testing.T) {
+	c, clock := newTestCache(t, Options{MaxEntries: 2, Shards: 1})
+	_ = c.Set("old", "1", clock.in(time.Minute))
+	_ = c.Set("new", "2", 0)
+	if v, exp, ok := c.GetWithExpiry("old"); !ok || v != "1" || exp != clock.in(time.Minute) {
+		t.Fatalf("GetWithExpiry = %q, %d, %v", v, exp, ok)
+	}
+	_ = c.Set("third", "3", 0) // evicts the least recently used: "new", since "old" was just read
+	if _, _, ok := c.GetWithExpiry("old"); !ok {
+		t.Fatal("GetWithExpiry did not count as a use: the key it read was evicted")
+	}
+	if _, _, ok := c.GetWithExpiry("new"); ok {
+		t.Fatal("the unread key survived eviction")
+	}
+	if st := c.Stats(); st.Hits != 2 || st.Misses != 1 {
+		t.Fatalf("hits %d misses %d; want 2 and 1", st.Hits, st.Misses)
+	}
+}

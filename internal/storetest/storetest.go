@@ -1,0 +1,249 @@
+// Package storetest is the behaviour every cache.Store must show, as one test
+// suite that each implementation runs against itself: the in-process cache and
+// the shared tier answer every operation alike.
+package storetest
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warmkv/warmkv/cache"
+)
+
+// Run runs the suite; newStore returns an empty store for each subtest.
+// Expiry times are whole milliseconds, the shared tier's precision.
+func Run(t *testing.T, newStore func(t *testing.T) cache.Store) {
+	hour := time.Now().Add(time.Hour).Truncate(time.Millisecond).UnixNano()
+	twoHours := hour + int64(time.Hour)
+	past := time.Now().Add(-time.Hour).UnixNano()
+
+	t.Run("GetSetDelete", func(t *testing.T) {
+		s := newStore(t)
+		if _, ok, err := s.Get("a"); ok || err != nil {
+			t.Fatalf("Get of a missing key: found %v, err %v", ok, err)
+		}
+		for _, kv := range [][2]string{{"a", "1"}, {"a", "2"}, {"empty", ""}, {"ключ 🔑", strings.Repeat("ü", 256)}} {
+			MustOK(t, s.Set(kv[0], kv[1], 0))
+			WantValue(t, s, kv[0], kv[1])
+		}
+		found, err := s.Delete("a")
+		if !found || err != nil {
+			t.Fatalf("Delete of a present key: %v, %v", found, err)
+		}
+		if found, _ := s.Delete("a"); found {
+			t.Fatal("second Delete found the key")
+		}
+		WantAbsent(t, s, "a")
+	})
+
+	t.Run("Expiry", func(t *testing.T) {
+		s := newStore(t)
+		MustOK(t, s.Set("k", "v", hour))
+		WantExpiry(t, s, "k", hour)
+		MustOK(t, s.Set("k", "w", cache.KeepTTL))
+		WantValue(t, s, "k", "w")
+		WantExpiry(t, s, "k", hour)
+		MustOK(t, s.Set("k", "x", 0)) // a plain write clears the expiry, as SET does
+		WantExpiry(t, s, "k", 0)
+		MustOK(t, s.Set("gone", "v", past))
+		WantAbsent(t, s, "gone")
+	})
+
+	t.Run("ExpireAndPersist", func(t *testing.T) {
+		s := newStore(t)
+		if found, err := s.Expire("absent", hour); found || err != nil {
+			t.Fatalf("Expire of a missing key: %v, %v", found, err)
+		}
+		MustOK(t, s.Set("k", "v", 0))
+		if found, err := s.Expire("k", hour); !found || err != nil {
+			t.Fatalf("Expire: %v, %v", found, err)
+		}
+		WantExpiry(t, s, "k", hour)
+		WantValue(t, s, "k", "v")
+		existed, changed, err := s.ExpireIf("k", twoHours, func(current int64) bool { return current == 0 })
+		if !existed || changed || err != nil {
+			t.Fatalf("ExpireIf refused by allow: existed %v changed %v err %v", existed, changed, err)
+		}
+		var seen int64
+		existed, changed, err = s.ExpireIf("k", twoHours, func(current int64) bool { seen = current; return true })
+		if !existed || !changed || err != nil || seen != hour {
+			t.Fatalf("ExpireIf allowed: existed %v changed %v err %v, allow saw %d want %d", existed, changed, err, seen, hour)
+		}
+		WantExpiry(t, s, "k", twoHours)
+		if found, _ := s.Expire("k", 0); !found {
+			t.Fatal("persist reported a missing key")
+		}
+		WantExpiry(t, s, "k", 0)
+		if found, _ := s.Expire("k", past); !found {
+			t.Fatal("Expire in the past reported a missing key")
+		}
+		WantAbsent(t, s, "k")
+	})
+
+	t.Run("SetIf", func(t *testing.T) {
+		s := newStore(t)
+		tests := []struct {
+			name            string
+			cond            cache.Condition
+			value           string
+			old             string
+			existed, stored bool
+			after           string
+		}{
+			{"present-only on absent", cache.IfPresent, "x", "", false, false, ""},
+			{"absent-only on absent", cache.IfAbsent, "1", "", false, true, "1"},
+			{"absent-only on present", cache.IfAbsent, "2", "1", true, false, "1"},
+			{"present-only on present", cache.IfPresent, "3", "1", true, true, "3"},
+			{"always", cache.Always, "4", "3", true, true, "4"},
+		}
+		for _, tt := range tests {
+			old, existed, stored, err := s.SetIf("k", tt.value, 0, tt.cond)
+			if err != nil || old != tt.old || existed != tt.existed || stored != tt.stored {
+				t.Fatalf("%s: old %q existed %v stored %v err %v; want %q %v %v", tt.name, old, existed, stored, err, tt.old, tt.existed, tt.stored)
+			}
+			if tt.after == "" {
+				WantAbsent(t, s, "k")
+			} else {
+				WantValue(t, s, "k", tt.after)
+			}
+		}
+	})
+
+	t.Run("GetDelete", func(t *testing.T) {
+		s := newStore(t)
+		MustOK(t, s.Set("k", "v", 0))
+		if v, ok, err := s.GetDelete("k"); v != "v" || !ok || err != nil {
+			t.Fatalf("GetDelete = %q, %v, %v", v, ok, err)
+		}
+		if _, ok, _ := s.GetDelete("k"); ok {
+			t.Fatal("second GetDelete found the key")
+		}
+		WantAbsent(t, s, "k")
+	})
+
+	t.Run("CompareAndSet", func(t *testing.T) {
+		s := newStore(t)
+		steps := []struct {
+			compare, value string
+			swapped        bool
+			after          string
+		}{
+			{"anything", "1", true, "1"}, // absent: stored
+			{"2", "3", false, "1"},
+			{"1", "3", true, "3"},
+		}
+		for _, st := range steps {
+			swapped, err := s.CompareAndSet("k", st.compare, st.value, cache.KeepTTL)
+			if err != nil || swapped != st.swapped {
+				t.Fatalf("CompareAndSet(%q, %q) = %v, %v", st.compare, st.value, swapped, err)
+			}
+			WantValue(t, s, "k", st.after)
+		}
+		if _, err := s.CompareAndSet("k", "3", "4", hour); err != nil {
+			t.Fatal(err)
+		}
+		WantExpiry(t, s, "k", hour)
+	})
+
+	t.Run("IncrementBy", func(t *testing.T) {
+		s := newStore(t)
+		for _, st := range []struct {
+			delta, want int64
+		}{{5, 5}, {-7, -2}, {1 << 62, 1<<62 - 2}} {
+			n, err := s.IncrementBy("n", st.delta, cache.KeepTTL)
+			if err != nil || n != st.want {
+				t.Fatalf("IncrementBy(%d) = %d, %v; want %d", st.delta, n, err, st.want)
+			}
+		}
+		if _, err := s.IncrementBy("n", math.MaxInt64, cache.KeepTTL); !errors.Is(err, cache.ErrOverflow) {
+			t.Fatalf("overflow: err %v", err)
+		}
+		WantValue(t, s, "n", "4611686018427387902") // unchanged
+		MustOK(t, s.Set("text", "abc", 0))
+		if _, err := s.IncrementBy("text", 1, cache.KeepTTL); !errors.Is(err, cache.ErrNotInteger) {
+			t.Fatalf("not an integer: err %v", err)
+		}
+		if _, err := s.IncrementBy("n", 1, hour); err != nil {
+			t.Fatal(err)
+		}
+		WantExpiry(t, s, "n", hour)
+		if _, err := s.IncrementBy("n", 1, cache.KeepTTL); err != nil {
+			t.Fatal(err)
+		}
+		WantExpiry(t, s, "n", hour)
+	})
+
+	t.Run("Append", func(t *testing.T) {
+		s := newStore(t)
+		steps := []struct {
+			fragment string
+			prepend  bool
+			want     string
+			err      error
+		}{
+			{"bc", false, "bc", nil}, // absent: the fragment alone
+			{"a", true, "abc", nil},
+			{"ää", false, "abcää", nil}, // 5 code points, 7 bytes: within 5
+			{"d", false, "abcää", cache.ErrValueTooLong},
+		}
+		for _, st := range steps {
+			v, err := s.Append("k", st.fragment, st.prepend, 5, cache.KeepTTL)
+			if !errors.Is(err, st.err) || (err == nil && v != st.want) {
+				t.Fatalf("Append(%q, prepend %v) = %q, %v; want %q, %v", st.fragment, st.prepend, v, err, st.want, st.err)
+			}
+			WantValue(t, s, "k", st.want)
+		}
+	})
+
+	t.Run("Flush", func(t *testing.T) {
+		s := newStore(t)
+		for _, k := range []string{"a", "b", "c*", "[d]"} {
+			MustOK(t, s.Set(k, "v", 0))
+		}
+		MustOK(t, s.Flush())
+		for _, k := range []string{"a", "b", "c*", "[d]"} {
+			WantAbsent(t, s, k)
+		}
+	})
+}
+
+// MustOK fails the test on an error.
+func MustOK(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// WantValue fails the test unless Get(key) finds want without an error.
+func WantValue(t *testing.T, s cache.Store, key, want string) {
+	t.Helper()
+	WantValueErr(t, s, key, want, nil)
+}
+
+// WantValueErr fails the test unless Get(key) finds want with wantErr beside it.
+func WantValueErr(t *testing.T, s cache.Store, key, want string, wantErr error) {
+	t.Helper()
+	if v, ok, err := s.Get(key); !ok || v != want || !errors.Is(err, wantErr) {
+		t.Fatalf("Get(%q) = %q, %v, %v; want %q, %v", key, v, ok, err, want, wantErr)
+	}
+}
+
+// WantAbsent fails the test unless Get(key) finds nothing, without an error.
+func WantAbsent(t *testing.T, s cache.Store, key string) {
+	t.Helper()
+	if v, ok, err := s.Get(key); ok || err != nil {
+		t.Fatalf("Get(%q) = %q, %v, %v; want absent", key, v, ok, err)
+	}
+}
+
+// WantExpiry fails the test unless Lookup(key) finds the key expiring at want.
+func WantExpiry(t *testing.T, s cache.Store, key string, want int64) {
+	t.Helper()
+	if _, exp, ok, err := s.Lookup(key); !ok || exp != want || err != nil {
+		t.Fatalf("Lookup(%q): expiry %d, found %v, err %v; want %d", key, exp, ok, err, want)
+	}
+}

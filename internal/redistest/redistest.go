@@ -1,0 +1,172 @@
+// Package redistest runs real redis-server processes for tests: a single
+// server, or a Redis Cluster of several primaries, on loopback ports, without
+// persistence, stopped when the test ends.
+//
+// Without redis-server a test skips, except in CI (CI=true), where a missing
+// tool is a failure: .ci/run installs it.
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Need returns the path of a Redis tool (redis-server, redis-cli), skipping
+// the test without it, or failing it in CI.
+func Need(tb testing.TB, name string) string {
+	tb.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	msg := fmt.Sprintf("%s not found: install the Debian packages redis-tools and redis-server (apt-get install -y redis-tools redis-server)", name)
+	if os.Getenv("CI") == "true" {
+		tb.Fatal(msg + "; CI must have them (.ci/run APT_PACKAGES)")
+	}
+	tb.Skip(msg)
+	return ""
+}
+
+// Server is one redis-server process.
+type Server struct {
+	Addr string // 127.0.0.1:port
+	tb   testing.TB
+	path string
+	args []string
+	dir  string
+	cmd  *exec.Cmd
+}
+
+// Start runs redis-server with extra arguments until the test ends.
+func Start(tb testing.TB, args ...string) *Server {
+	tb.Helper()
+	s := &Server{tb: tb, path: Need(tb, "redis-server"), args: args, dir: tb.TempDir(), Addr: freeAddr(tb)}
+	s.start()
+	tb.Cleanup(s.Kill)
+	return s
+}
+
+func (s *Server) start() {
+	s.tb.Helper()
+	_, port, _ := net.SplitHostPort(s.Addr)
+	s.cmd = exec.Command(s.path, append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", s.dir, "--daemonize", "no", "--logfile", filepath.Join(s.dir, "redis.log")}, s.args...)...)
+	if err := s.cmd.Start(); err != nil {
+		s.tb.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if conn, err := net.Dial("tcp", s.Addr); err == nil {
+			conn.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+			s.tb.Fatalf("redis-server did not start on %s:\n%s", s.Addr, log)
+		}
+	}
+}
+
+// URL is the server's redis:// URL.
+func (s *Server) URL() string { return "redis://" + s.Addr }
+
+// Kill stops the server at once, as a crash would.
+func (s *Server) Kill() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+		s.cmd = nil
+	}
+}
+
+// Restart starts a killed server again on the same port, empty.
+func (s *Server) Restart() {
+	s.tb.Helper()
+	s.Kill()
+	s.start()
+}
+
+// CLI runs redis-cli against the server and returns its output.
+func (s *Server) CLI(args ...string) string {
+	s.tb.Helper()
+	host, port, _ := net.SplitHostPort(s.Addr)
+	return cli(s.tb, append([]string{"-h", host, "-p", port}, args...)...)
+}
+
+func cli(tb testing.TB, args ...string) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, Need(tb, "redis-cli"), args...).CombinedOutput()
+	if err != nil {
+		tb.Fatalf("redis-cli %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Cluster is a Redis Cluster of primaries without replicas.
+type Cluster struct {
+	Nodes []*Server
+}
+
+// StartCluster runs a Redis Cluster of n primaries (at least three, as
+// redis-cli --cluster create requires) and waits until every slot is served.
+func StartCluster(tb testing.TB, n int) *Cluster {
+	tb.Helper()
+	c := &Cluster{}
+	addrs := make([]string, n)
+	for i := range n {
+		// The cluster bus defaults to the port + 10000, which does not exist
+		// for the high ports the kernel hands out: give it a free one.
+		_, busPort, _ := net.SplitHostPort(freeAddr(tb))
+		node := Start(tb, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
+			"--cluster-port", busPort)
+		c.Nodes = append(c.Nodes, node)
+		addrs[i] = node.Addr
+	}
+	cli(tb, append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", "0", "--cluster-yes")...)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if c.ready() {
+			return c
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("cluster did not become ready: %s", c.Nodes[0].CLI("cluster", "info"))
+		}
+	}
+}
+
+// ready reports whether every node says the cluster is ok.
+func (c *Cluster) ready() bool {
+	for _, node := range c.Nodes {
+		if !strings.Contains(node.CLI("cluster", "info"), "cluster_state:ok") {
+			return false
+		}
+	}
+	return true
+}
+
+// URL is the cluster's seed list as REDIS_URL takes it: the first node as a
+// URL, the others as host:port.
+func (c *Cluster) URL() string {
+	parts := []string{c.Nodes[0].URL()}
+	for _, node := range c.Nodes[1:] {
+		parts = append(parts, node.Addr)
+	}
+	return strings.Join(parts, ",")
+}
+
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}

@@ -25,9 +25,15 @@ func startRESP(a *app.App) (*resp.Server, <-chan error, error) {
 	if a.Snapshots != nil {
 		snaps = snapshotter{a.Snapshots}
 	}
+	// KEYS and SCAN list the in-process cache; with a shared tier that holds
+	// only this instance's copies, so they answer an error instead of a part.
+	var keys resp.Keys = a.Cache
+	if a.Shared != nil {
+		keys = nil
+	}
 	srv, err := resp.New(resp.Options{
-		Store:           a.Cache,
-		Keys:            a.Cache,
+		Store:           a.Store,
+		Keys:            keys,
 		Snapshots:       snaps,
 		MaxKeyLength:    cfg.MaxKeyLength,
 		MaxValueLength:  cfg.MaxValueLength,

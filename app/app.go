@@ -14,12 +14,18 @@ import (
 	"github.com/warmkv/warmkv/config"
 	"github.com/warmkv/warmkv/handler"
 	"github.com/warmkv/warmkv/snapshot"
+	"github.com/warmkv/warmkv/tier"
 )
 
 // App is a built warmkv: what a door serves.
 type App struct {
-	Config  config.Config
-	Cache   *cache.Cache
+	Config config.Config
+	// Cache is this instance's cache; Store is what the doors serve: the cache
+	// itself, or Shared in front of it when REDIS_URL is set.
+	Cache *cache.Cache
+	Store cache.Store
+	// Shared is the shared tier; nil without REDIS_URL.
+	Shared  *tier.Store
 	Handler *handler.Handler
 	Logger  *slog.Logger
 	Version string
@@ -44,16 +50,25 @@ func Build(cfg config.Config, public fs.FS, version string, logger *slog.Logger)
 	if cfg.Memory.GoMemLimit > 0 {
 		debug.SetMemoryLimit(cfg.Memory.GoMemLimit)
 	}
-	store, err := cache.New(cache.Options{MaxBytes: cfg.Memory.Budget, MaxEntries: cfg.MaxEntries})
+	local, err := cache.New(cache.Options{MaxBytes: cfg.Memory.Budget, MaxEntries: cfg.MaxEntries})
 	if err != nil {
 		return nil, fmt.Errorf("SIZE=%d does not fit a memory budget of %d bytes (from %s): %w",
 			cfg.MaxEntries, cfg.Memory.Budget, cfg.Memory.Source, err)
+	}
+	var store cache.Store = local
+	var shared *tier.Store
+	if cfg.RedisURL != "" {
+		if shared, err = sharedTier(cfg, local, logger); err != nil {
+			local.Close()
+			return nil, err
+		}
+		store = shared
 	}
 	var requestLog *slog.Logger
 	if !cfg.Production {
 		requestLog = logger
 	}
-	saver, saveNow := snapshots(cfg, store, logger)
+	saver, saveNow := snapshots(cfg, local, logger)
 	h, err := handler.New(handler.Options{
 		Store:          store,
 		MaxKeyLength:   cfg.MaxKeyLength,
@@ -68,10 +83,27 @@ func Build(cfg config.Config, public fs.FS, version string, logger *slog.Logger)
 		CORSOrigins:    cfg.CORSOrigins,
 	})
 	if err != nil {
-		store.Close()
+		if shared != nil {
+			shared.Close()
+		}
+		local.Close()
 		return nil, err
 	}
-	return &App{Config: cfg, Cache: store, Handler: h, Logger: logger, Version: version, Snapshots: saver}, nil
+	return &App{Config: cfg, Cache: local, Store: store, Shared: shared, Handler: h, Logger: logger, Version: version, Snapshots: saver}, nil
+}
+
+// sharedTier connects the shared tier in front of local. A tier that does not
+// answer yet is no error: the app starts and the tier recovers on its own.
+func sharedTier(cfg config.Config, local *cache.Cache, logger *slog.Logger) (*tier.Store, error) {
+	dial, err := tier.Dialer(cfg.RedisURL, cfg.RedisTimeout)
+	if err != nil {
+		// rueidis's messages do not repeat the URL, which may hold a password.
+		return nil, fmt.Errorf("%s: %w", cfg.RedisURLVar, err)
+	}
+	return tier.New(tier.Options{
+		Local: local, Dial: dial, Prefix: cfg.RedisPrefix, LocalTTL: cfg.LocalTTL, Timeout: cfg.RedisTimeout,
+		Logger: logger.With("component", "shared-tier"),
+	})
 }
 
 // LogReady logs that the app serves, with its memory budget and where that came
@@ -88,6 +120,10 @@ func (a *App) LogReady(msg string, attrs ...any) {
 		"gomemlimit", m.GoMemLimit,
 		"max_entries", st.MaxEntries,
 	)...)
+	if a.Shared != nil {
+		a.Logger.Info("shared tier", "from", a.Config.RedisURLVar, "prefix", a.Config.RedisPrefix,
+			"local_ttl", a.Config.LocalTTL, "timeout", a.Config.RedisTimeout, "connected", a.Shared.Connected())
+	}
 	if m.GoMemLimit > 0 && m.Budget > m.GoMemLimit*9/10 {
 		a.Logger.Warn("MAX_MEMORY leaves the Go runtime little headroom below its memory limit; expect heavy GC",
 			"max_memory", m.Budget, "gomemlimit", m.GoMemLimit)
@@ -95,4 +131,9 @@ func (a *App) LogReady(msg string, attrs ...any) {
 }
 
 // Close stops the cache's background work.
-func (a *App) Close() { a.Cache.Close() }
+func (a *App) Close() {
+	if a.Shared != nil {
+		a.Shared.Close()
+	}
+	a.Cache.Close()
+}

@@ -71,6 +71,13 @@ type Config struct {
 	// Snapshots of the standalone server's cache to disk (package snapshot).
 	SnapshotPath     string        // SNAPSHOT_PATH: the snapshot file; "" turns snapshots off
 	SnapshotInterval time.Duration // SNAPSHOT_INTERVAL: how often the cache is written there
+
+	// Shared tier (package tier): a Redis-protocol store the instances share.
+	RedisURL     string        // REDIS_URL, else KV_URL (Vercel's storage integrations); "" = the local cache alone
+	RedisURLVar  string        // which of the two variables RedisURL came from, for messages
+	RedisPrefix  string        // REDIS_PREFIX: starts every key warmkv writes there
+	LocalTTL     time.Duration // LOCAL_TTL: how long a local copy is trusted without asking; 0 = always ask
+	RedisTimeout time.Duration // REDIS_TIMEOUT: bound on each call to the shared tier
 }
 
 // Env abstracts the process environment so tests need no real files or
@@ -172,6 +179,7 @@ func Load(env Env) (Config, error) {
 	c.MaxBodyBytes = l.maxBodyBytes(c.MaxKeyLength, c.MaxValueLength)
 	l.resp(&c)
 	l.snapshot(&c)
+	l.shared(&c)
 
 	var memErrs []error
 	c.Memory, memErrs = resolveMemory(env, l.get, c.Deployment)
@@ -458,3 +466,48 @@ func (l *loader) snapshot(c *Config) {
 }
 
 const defaultSnapshotInterval = 60 * time.Second
+
+// shared reads the shared tier's variables into c.
+func (l *loader) shared(c *Config) {
+	for _, name := range []string{"REDIS_URL", "KV_URL"} {
+		if c.RedisURL = l.get(name); c.RedisURL != "" {
+			c.RedisURLVar = name
+			break
+		}
+	}
+	if c.RedisURL != "" {
+		first, _, _ := strings.Cut(c.RedisURL, ",")
+		scheme, _, _ := strings.Cut(strings.TrimSpace(first), "://")
+		switch scheme {
+		case "redis", "rediss", "valkey", "valkeys", "unix":
+		default:
+			// The URL may hold a password: name the variable, not its value.
+			l.errs = append(l.errs, fmt.Errorf("%s: want redis://[user:password@]host:port[/db] or rediss:// for TLS, "+
+				"optionally followed by ,host:port seeds of a Redis Cluster (the value is not shown: it may hold a password)", c.RedisURLVar))
+			c.RedisURL = ""
+		}
+		if c.SnapshotPath != "" {
+			l.fail("SNAPSHOT_PATH", c.SnapshotPath, "unset when "+c.RedisURLVar+" is set: the shared tier is then the copy that outlives "+
+				"an instance, and a snapshot of one instance's local copies would bring back old values")
+		}
+	}
+	// Never empty: /flush deletes every key under the prefix.
+	if c.RedisPrefix = l.get("REDIS_PREFIX"); c.RedisPrefix == "" {
+		c.RedisPrefix = defaultRedisPrefix
+	}
+	c.LocalTTL = defaultLocalTTL
+	if raw := l.get("LOCAL_TTL"); raw != "" {
+		if d, err := time.ParseDuration(raw); err == nil && d >= 0 {
+			c.LocalTTL = d
+		} else {
+			l.fail("LOCAL_TTL", raw, "a duration like 1s or 250ms, or 0 to ask the shared tier on every read")
+		}
+	}
+	c.RedisTimeout = l.duration("REDIS_TIMEOUT", defaultRedisTimeout)
+}
+
+const (
+	defaultRedisPrefix  = "warmkv:"
+	defaultLocalTTL     = time.Second
+	defaultRedisTimeout = time.Second
+)

@@ -52,6 +52,10 @@ func TestLoadDefaults(t *testing.T) {
 
 		SnapshotPath:     "",
 		SnapshotInterval: 60 * time.Second,
+
+		RedisPrefix:  "warmkv:",
+		LocalTTL:     time.Second,
+		RedisTimeout: time.Second,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", got, want)
@@ -85,6 +89,9 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 
 		"SNAPSHOT_PATH":     "/data/warmkv.snap",
 		"SNAPSHOT_INTERVAL": "5m",
+		"REDIS_PREFIX":      "shop:",
+		"LOCAL_TTL":         "2s",
+		"REDIS_TIMEOUT":     "300ms",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +123,10 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 
 		SnapshotPath:     "/data/warmkv.snap",
 		SnapshotInterval: 5 * time.Minute,
+
+		RedisPrefix:  "shop:",
+		LocalTTL:     2 * time.Second,
+		RedisTimeout: 300 * time.Millisecond,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", got, want)
@@ -473,5 +484,54 @@ func TestCORSOrigins(t *testing.T) {
 		if err == nil && !slices.Equal(c.CORSOrigins, tt.want) {
 			t.Errorf("CORS_ORIGINS=%q: %q, want %q", tt.raw, c.CORSOrigins, tt.want)
 		}
+	}
+}
+
+func TestSharedTier(t *testing.T) {
+	tests := []struct {
+		name              string
+		vars              map[string]string
+		url, from         string
+		prefix            string
+		localTTL          time.Duration
+		wantErr           string // part of the error; "" for none
+		errMustNotContain string
+	}{
+		{name: "unset", vars: nil, prefix: "warmkv:", localTTL: time.Second},
+		{name: "REDIS_URL", vars: map[string]string{"REDIS_URL": "redis://10.0.0.5:6379/2"},
+			url: "redis://10.0.0.5:6379/2", from: "REDIS_URL", prefix: "warmkv:", localTTL: time.Second},
+		{name: "KV_URL when REDIS_URL is unset", vars: map[string]string{"KV_URL": "rediss://default:pw@eu1.upstash.io:6379"},
+			url: "rediss://default:pw@eu1.upstash.io:6379", from: "KV_URL", prefix: "warmkv:", localTTL: time.Second},
+		{name: "REDIS_URL wins over KV_URL", vars: map[string]string{"REDIS_URL": "redis://a:1", "KV_URL": "redis://b:2"},
+			url: "redis://a:1", from: "REDIS_URL", prefix: "warmkv:", localTTL: time.Second},
+		{name: "cluster seeds", vars: map[string]string{"REDIS_URL": "redis://n1:7000,n2:7001,n3:7002", "REDIS_PREFIX": "app1:", "LOCAL_TTL": "0"},
+			url: "redis://n1:7000,n2:7001,n3:7002", from: "REDIS_URL", prefix: "app1:", localTTL: 0},
+		{name: "LOCAL_TTL", vars: map[string]string{"REDIS_URL": "redis://a:1", "LOCAL_TTL": "250ms"},
+			url: "redis://a:1", from: "REDIS_URL", prefix: "warmkv:", localTTL: 250 * time.Millisecond},
+		{name: "not a Redis URL", vars: map[string]string{"REDIS_URL": "http://user:sekrit@host"},
+			wantErr: "REDIS_URL: want redis://", errMustNotContain: "sekrit"},
+		{name: "bad LOCAL_TTL", vars: map[string]string{"LOCAL_TTL": "-1s"}, wantErr: `LOCAL_TTL="-1s": want a duration`},
+		{name: "snapshots beside a shared tier", vars: map[string]string{"REDIS_URL": "redis://a:1", "SNAPSHOT_PATH": "/data/w.snap"},
+			wantErr: "SNAPSHOT_PATH=\"/data/w.snap\": want unset when REDIS_URL is set"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(testEnv(tt.vars))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v; want one containing %q", err, tt.wantErr)
+				}
+				if tt.errMustNotContain != "" && strings.Contains(err.Error(), tt.errMustNotContain) {
+					t.Fatalf("error shows %q: %v", tt.errMustNotContain, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.RedisURL != tt.url || (tt.url != "" && c.RedisURLVar != tt.from) || c.RedisPrefix != tt.prefix || c.LocalTTL != tt.localTTL {
+				t.Fatalf("got url %q from %q, prefix %q, LOCAL_TTL %v", c.RedisURL, c.RedisURLVar, c.RedisPrefix, c.LocalTTL)
+			}
+		})
 	}
 }

@@ -29,7 +29,7 @@ func (s *Store) read(key string) (string, int64, bool, error) {
 		s.localHits.Add(1)
 		return value, expireAt, true, nil
 	}
-	gen := s.generation(key)
+	tk := s.begin(key)
 	var reply []rueidis.RedisResult
 	err := s.call(func(ctx context.Context, c rueidis.Client) error {
 		k := s.key(key)
@@ -42,7 +42,7 @@ func (s *Store) read(key string) (string, int64, bool, error) {
 	switch {
 	case rueidis.IsRedisNil(err):
 		s.sharedMisses.Add(1)
-		s.remember(key, gen, "", false, 0, false)
+		s.remember(key, tk, "", false, 0, false)
 		return "", 0, false, nil
 	case errors.Is(err, cache.ErrUnavailable) && inLocal:
 		s.staleReads.Add(1)
@@ -54,12 +54,12 @@ func (s *Store) read(key string) (string, int64, bool, error) {
 	ms, _ := reply[1].AsInt64()
 	if ms == -2 { // deleted between the two commands
 		s.sharedMisses.Add(1)
-		s.remember(key, gen, "", false, 0, false)
+		s.remember(key, tk, "", false, 0, false)
 		return "", 0, false, nil
 	}
 	expireAt = expiryFromRedis(ms)
 	s.sharedHits.Add(1)
-	s.remember(key, gen, value, true, expireAt, false)
+	s.remember(key, tk, value, true, expireAt, false)
 	return value, expireAt, true, nil
 }
 
@@ -78,10 +78,10 @@ func (s *Store) run(key string, script *rueidis.Lua, args ...string) ([]rueidis.
 }
 
 // settle updates the local copy from a script's value and PEXPIRETIME.
-func (s *Store) settle(key string, gen uint64, value, expiry rueidis.RedisMessage) {
+func (s *Store) settle(key string, tk ticket, value, expiry rueidis.RedisMessage) {
 	v, err := value.ToString()
 	ms, _ := expiry.AsInt64()
-	s.remember(key, gen, v, err == nil && ms != -2, expiryFromRedis(ms), true)
+	s.remember(key, tk, v, err == nil && ms != -2, expiryFromRedis(ms), true)
 }
 
 // Set stores key=value in the shared store, then locally.
@@ -92,14 +92,14 @@ func (s *Store) Set(key, value string, expireAt int64) error {
 
 // SetIf is Set under a condition, returning the previous value.
 func (s *Store) SetIf(key, value string, expireAt int64, cond cache.Condition) (old string, existed, stored bool, err error) {
-	gen := s.generation(key)
+	tk := s.begin(key)
 	reply, err := s.run(key, setScript, value, expiryMode(expireAt), conditionArg(cond))
 	if err != nil {
 		return "", false, false, err
 	}
 	old, oldErr := reply[0].ToString()
 	storedN, _ := reply[1].AsInt64()
-	s.settle(key, gen, reply[2], reply[3])
+	s.settle(key, tk, reply[2], reply[3])
 	return old, oldErr == nil, storedN == 1, nil
 }
 
@@ -115,19 +115,19 @@ func conditionArg(c cache.Condition) string {
 
 // CompareAndSet stores value if key is absent or holds exactly compare.
 func (s *Store) CompareAndSet(key, compare, value string, expireAt int64) (bool, error) {
-	gen := s.generation(key)
+	tk := s.begin(key)
 	reply, err := s.run(key, casScript, compare, value, expiryMode(expireAt))
 	if err != nil {
 		return false, err
 	}
 	swapped, _ := reply[0].AsInt64()
-	s.settle(key, gen, reply[1], reply[2])
+	s.settle(key, tk, reply[1], reply[2])
 	return swapped == 1, nil
 }
 
 // IncrementBy adds delta to the integer value of key (absent counts as 0).
 func (s *Store) IncrementBy(key string, delta, expireAt int64) (int64, error) {
-	gen := s.generation(key)
+	tk := s.begin(key)
 	reply, err := s.run(key, incrScript, strconv.FormatInt(delta, 10), expiryMode(expireAt))
 	switch {
 	case isReply(err, "NOTINT"):
@@ -137,14 +137,14 @@ func (s *Store) IncrementBy(key string, delta, expireAt int64) (int64, error) {
 	case err != nil:
 		return 0, err
 	}
-	s.settle(key, gen, reply[0], reply[1])
+	s.settle(key, tk, reply[0], reply[1])
 	sum, _ := reply[0].ToString()
 	return strconv.ParseInt(sum, 10, 64)
 }
 
 // Append adds fragment after (prepend: before) the value of key.
 func (s *Store) Append(key, fragment string, prepend bool, maxRunes int, expireAt int64) (string, error) {
-	gen := s.generation(key)
+	tk := s.begin(key)
 	flag := "0"
 	if prepend {
 		flag = "1"
@@ -156,7 +156,7 @@ func (s *Store) Append(key, fragment string, prepend bool, maxRunes int, expireA
 	case err != nil:
 		return "", err
 	}
-	s.settle(key, gen, reply[0], reply[1])
+	s.settle(key, tk, reply[0], reply[1])
 	return reply[0].ToString()
 }
 
@@ -176,7 +176,7 @@ func (s *Store) Delete(key string) (bool, error) {
 func (s *Store) GetDelete(key string) (string, bool, error) { return s.del(key, true) }
 
 func (s *Store) del(key string, returnValue bool) (string, bool, error) {
-	gen := s.generation(key)
+	tk := s.begin(key)
 	flag := "0"
 	if returnValue {
 		flag = "1"
@@ -185,7 +185,7 @@ func (s *Store) del(key string, returnValue bool) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
-	s.remember(key, gen, "", false, 0, true)
+	s.remember(key, tk, "", false, 0, true)
 	existed, _ := reply[0].AsInt64()
 	old, _ := reply[1].ToString()
 	return old, existed == 1, nil
@@ -215,7 +215,7 @@ func (s *Store) ExpireIf(key string, expireAt int64, allow func(current int64) b
 			}
 			expected = formatInt(current)
 		}
-		gen := s.generation(key)
+		tk := s.begin(key)
 		reply, err := s.run(key, expireScript, expected, expiryMode(expireAt))
 		if err != nil {
 			return false, false, err
@@ -224,7 +224,7 @@ func (s *Store) ExpireIf(key string, expireAt int64, allow func(current int64) b
 		c, _ := reply[1].AsInt64()
 		switch {
 		case c == 1:
-			s.remember(key, gen, "", false, 0, true) // the next read fetches the new expiry
+			s.remember(key, tk, "", false, 0, true) // the next read fetches the new expiry
 			return true, true, nil
 		case e == 0:
 			return false, false, nil

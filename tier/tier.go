@@ -270,28 +270,36 @@ func (s *Store) stripeOf(key string) *stripe {
 	return &s.stripes[h%stripeCount]
 }
 
-// generation is the stripe's generation before a call to the shared store.
-func (s *Store) generation(key string) uint64 {
+// ticket is taken before a call to the shared store: the key's stripe
+// generation then, and the time, which stamps what the call brings back.
+type ticket struct {
+	gen uint64
+	at  int64 // ns; the answer is at least this fresh, not fresher
+}
+
+func (s *Store) begin(key string) ticket {
 	st := s.stripeOf(key)
 	st.mu.Lock()
 	g := st.gen
 	st.mu.Unlock()
-	return g
+	return ticket{gen: g, at: s.now().UnixNano()}
 }
 
 // remember stores what the shared store answered as the local copy, unless the
-// key changed locally since gen was read, in which case the answer may be older
-// than what happened since and the local copy is dropped instead. A write
-// (changed) moves the generation on, so that slower replies do not overwrite it.
-func (s *Store) remember(key string, gen uint64, value string, found bool, expireAt int64, changed bool) {
+// key changed locally since the ticket was taken, in which case the answer may
+// be older than what happened since and the local copy is dropped instead. A
+// write (changed) moves the generation on, so that slower replies do not
+// overwrite it. The copy is stamped with the ticket's time, from before the
+// call: LOCAL_TTL then bounds its age from when the store could have answered.
+func (s *Store) remember(key string, tk ticket, value string, found bool, expireAt int64, changed bool) {
 	st := s.stripeOf(key)
 	st.mu.Lock()
 	switch {
-	case st.gen != gen || !found:
+	case st.gen != tk.gen || !found:
 		_, _ = s.local.Delete(key)
 	default:
 		// The local cache keeps the key: copy it out of any caller's buffer.
-		_ = s.local.Set(strings.Clone(key), stamp(s.now().UnixNano(), value), expireAt)
+		_ = s.local.Set(strings.Clone(key), stamp(tk.at, value), expireAt)
 	}
 	if changed {
 		st.gen++

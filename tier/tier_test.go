@@ -296,3 +296,27 @@ func TestStamp(t *testing.T) {
 		}
 	}
 }
+
+// A reply that left the shared store before a change must not become the local
+// copy after it: the ticket's generation catches it.
+func TestSlowReplyDoesNotOverwriteANewerCopy(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv.URL(), "warmkv:", time.Minute)
+	tests := []struct {
+		name   string
+		change func()
+	}{
+		{"another instance's invalidation", func() { s.forget("k") }},
+		{"this instance's own write", func() { storetest.MustOK(t, s.Set("k", "new", 0)) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			slow := s.begin("k")                         // a read starts...
+			tt.change()                                  // ...the key changes...
+			s.remember("k", slow, "old", true, 0, false) // ...and the read's old answer arrives
+			if v, _, ok := s.local.GetWithExpiry("k"); ok && strings.HasSuffix(v, "old") {
+				t.Fatal("the slow reply overwrote the local copy")
+			}
+		})
+	}
+}

@@ -5,33 +5,21 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/warmkv/warmkv/internal/redistest"
 )
 
 // These tests run the real Redis tools from the Debian packages redis-tools
 // and redis-server against warmkv. Without them the tests skip, except in CI
 // (CI=true), where a missing tool is a failure: .ci/run installs them.
 
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	msg := fmt.Sprintf("%s not found: install the Debian packages redis-tools and redis-server (apt-get install -y redis-tools redis-server)", name)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + "; CI must have them (.ci/run APT_PACKAGES)")
-	}
-	t.Skip(msg)
-	return ""
-}
+func needTool(t *testing.T, name string) string { return redistest.Need(t, name) }
 
 func (ts *testServer) port() string {
 	_, port, _ := net.SplitHostPort(ts.addr)
@@ -198,7 +186,6 @@ func TestRedisBenchmark(t *testing.T) {
 // warmkv and compares the replies byte for byte: the error texts, the
 // RESP2 and RESP3 encodings, the corner cases of the options.
 func TestAgainstRedis(t *testing.T) {
-	redisServer := needTool(t, "redis-server")
 	for _, withPassword := range []bool{false, true} {
 		t.Run(fmt.Sprintf("password=%v", withPassword), func(t *testing.T) {
 			var opts []serverOpt
@@ -208,7 +195,7 @@ func TestAgainstRedis(t *testing.T) {
 				redisArgs = []string{"--requirepass", "pw"}
 			}
 			ts := toolServer(t, opts...)
-			redisAddr := startRedis(t, redisServer, redisArgs...)
+			redisAddr := redistest.Start(t, redisArgs...).Addr
 			script := againstRedisScript
 			if withPassword {
 				script = append(authScript, script...)
@@ -300,39 +287,6 @@ func dialRaw(t *testing.T, addr string) *raw {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return &raw{t: t, conn: conn, rd: bufio.NewReader(conn)}
-}
-
-// startRedis runs redis-server on a free loopback port, without persistence,
-// until the test ends.
-func startRedis(t *testing.T, path string, args ...string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	dir := t.TempDir()
-	cmd := exec.Command(path, append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--daemonize", "no", "--logfile", filepath.Join(dir, "redis.log")}, args...)...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if conn, err := net.Dial("tcp", addr); err == nil {
-			conn.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
-			t.Fatalf("redis-server did not start on %s:\n%s", addr, log)
-		}
-	}
 }
 
 func sorted(s []string) []string {

@@ -40,35 +40,65 @@ type Server struct {
 	tb   testing.TB
 	path string
 	args []string
-	dir  string
+	dir  string // its working directory (a cluster node's nodes.conf) and log
 	cmd  *exec.Cmd
 }
 
 // Start runs redis-server with extra arguments until the test ends.
 func Start(tb testing.TB, args ...string) *Server {
 	tb.Helper()
-	s := &Server{tb: tb, path: Need(tb, "redis-server"), args: args, dir: tb.TempDir(), Addr: freeAddr(tb)}
-	s.start()
+	addr, err := FreeAddr()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &Server{tb: tb, path: Need(tb, "redis-server"), args: args, dir: tb.TempDir(), Addr: addr}
+	if err := s.start(); err != nil {
+		tb.Fatal(err)
+	}
 	tb.Cleanup(s.Kill)
 	return s
 }
 
-func (s *Server) start() {
-	s.tb.Helper()
+// Launch is Start for a server that outlives one test (a benchmark's, stopped
+// by TestMain): the caller stops it with Close.
+func Launch(path string, args ...string) (*Server, error) {
+	addr, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "warmkv-redis-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{path: path, args: args, dir: dir, Addr: addr}
+	if err := s.start(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops a launched server and removes its directory.
+func (s *Server) Close() {
+	s.Kill()
+	_ = os.RemoveAll(s.dir)
+}
+
+func (s *Server) start() error {
 	_, port, _ := net.SplitHostPort(s.Addr)
 	s.cmd = exec.Command(s.path, append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", s.dir, "--daemonize", "no", "--logfile", filepath.Join(s.dir, "redis.log")}, s.args...)...)
 	if err := s.cmd.Start(); err != nil {
-		s.tb.Fatal(err)
+		return err
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if conn, err := net.Dial("tcp", s.Addr); err == nil {
 			conn.Close()
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-			s.tb.Fatalf("redis-server did not start on %s:\n%s", s.Addr, log)
+			return fmt.Errorf("redis-server did not start on %s:\n%s", s.Addr, log)
 		}
 	}
 }
@@ -89,17 +119,20 @@ func (s *Server) Kill() {
 func (s *Server) Restart() {
 	s.tb.Helper()
 	s.Kill()
-	s.start()
+	if err := s.start(); err != nil {
+		s.tb.Fatal(err)
+	}
 }
 
 // CLI runs redis-cli against the server and returns its output.
 func (s *Server) CLI(args ...string) string {
 	s.tb.Helper()
 	host, port, _ := net.SplitHostPort(s.Addr)
-	return cli(s.tb, append([]string{"-h", host, "-p", port}, args...)...)
+	return CLI(s.tb, append([]string{"-h", host, "-p", port}, args...)...)
 }
 
-func cli(tb testing.TB, args ...string) string {
+// CLI runs redis-cli with args, within 30 seconds, and returns its output.
+func CLI(tb testing.TB, args ...string) string {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -124,13 +157,17 @@ func StartCluster(tb testing.TB, n int) *Cluster {
 	for i := range n {
 		// The cluster bus defaults to the port + 10000, which does not exist
 		// for the high ports the kernel hands out: give it a free one.
-		_, busPort, _ := net.SplitHostPort(freeAddr(tb))
+		bus, err := FreeAddr()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		_, busPort, _ := net.SplitHostPort(bus)
 		node := Start(tb, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
 			"--cluster-port", busPort)
 		c.Nodes = append(c.Nodes, node)
 		addrs[i] = node.Addr
 	}
-	cli(tb, append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", "0", "--cluster-yes")...)
+	CLI(tb, append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", "0", "--cluster-yes")...)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if c.ready() {
 			return c
@@ -161,12 +198,21 @@ func (c *Cluster) URL() string {
 	return strings.Join(parts, ",")
 }
 
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
+// FreeAddr is a loopback address nobody listened on a moment ago.
+func FreeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatal(err)
+		return "", err
 	}
 	defer ln.Close()
-	return ln.Addr().String()
+	return ln.Addr().String(), nil
+}
+
+// Addrs are the nodes' addresses.
+func (c *Cluster) Addrs() []string {
+	addrs := make([]string, len(c.Nodes))
+	for i, node := range c.Nodes {
+		addrs[i] = node.Addr
+	}
+	return addrs
 }

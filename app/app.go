@@ -100,10 +100,14 @@ func sharedTier(cfg config.Config, local *cache.Cache, logger *slog.Logger) (*ti
 		// rueidis's messages do not repeat the URL, which may hold a password.
 		return nil, fmt.Errorf("%s: %w", cfg.RedisURLVar, err)
 	}
-	return tier.New(tier.Options{
+	shared, err := tier.New(tier.Options{
 		Local: local, Dial: dial, Prefix: cfg.RedisPrefix, LocalTTL: cfg.LocalTTL, Timeout: cfg.RedisTimeout,
 		Logger: logger.With("component", "shared-tier"),
 	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.RedisURLVar, err)
+	}
+	return shared, nil
 }
 
 // LogReady logs that the app serves, with its memory budget and where that came

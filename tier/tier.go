@@ -135,6 +135,12 @@ func New(o Options) (*Store, error) {
 	}
 	s.sharedKeys.Store(-1)
 	if err := s.ping(); err != nil {
+		// A store that answers with an error (a wrong password, say) will not
+		// get better by waiting: that is a configuration error. Silence might.
+		if reply, isReply := rueidis.IsRedisErr(err); isReply {
+			s.Close()
+			return nil, fmt.Errorf("the shared tier refused the connection: %w", reply)
+		}
 		s.log.Warn("shared tier unavailable at start; retrying in the background", "err", err)
 		s.markDown(err)
 	} else {

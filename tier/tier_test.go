@@ -320,3 +320,46 @@ func TestSlowReplyDoesNotOverwriteANewerCopy(t *testing.T) {
 		})
 	}
 }
+
+func TestWrongPasswordIsAConfigurationError(t *testing.T) {
+	srv := redistest.Start(t, "--requirepass", "right")
+	local, err := cache.New(cache.Options{MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	dial, err := Dialer("redis://default:wrong@"+srv.Addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{Local: local, Dial: dial, Prefix: "warmkv:"}); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+		t.Fatalf("New with a wrong password: %v; want the server's WRONGPASS", err)
+	}
+}
+
+func TestStartsWhileTheStoreIsDown(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Kill()
+	local, err := cache.New(cache.Options{MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	dial, err := Dialer(srv.URL(), 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Local: local, Dial: dial, Prefix: "warmkv:", LocalTTL: time.Second, Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("New with the store down: %v; want a Store that waits for it", err)
+	}
+	defer s.Close()
+	if err := s.Set("k", "v", 0); !errors.Is(err, cache.ErrUnavailable) {
+		t.Fatalf("Set with the store down: %v", err)
+	}
+	srv.Restart()
+	waitFor(t, "the store to be dialled", s.Connected)
+	waitFor(t, "the subscription", s.subscribed.Load)
+	storetest.MustOK(t, s.Set("k", "v", 0))
+	storetest.WantValue(t, s, "k", "v")
+}

@@ -42,9 +42,11 @@ func startRESP(a *app.App) (*resp.Server, <-chan error, error) {
 		MaxArgs:         cfg.RespMaxArgs,
 		MaxCommandBytes: cfg.RespMaxCommandBytes,
 		// A command must arrive as fast as an HTTP body must; connections
-		// idle between commands stay open, as Redis keeps them by default.
+		// idle between commands are closed after RESP_IDLE_TIMEOUT, so that
+		// forgotten ones cannot fill RESP_MAX_CLIENTS.
 		ReadTimeout:  cfg.ReadTimeout,
 		WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout:  cfg.RespIdleTimeout,
 		Version:      a.Version,
 		Logger:       logger,
 	})

@@ -59,6 +59,9 @@ type Config struct {
 	RespMaxClients      int    // RESP_MAX_CLIENTS: connections beyond it are refused
 	RespMaxArgs         int    // RESP_MAX_ARGS: arguments in one command, name included
 	RespMaxCommandBytes int    // RESP_MAX_COMMAND_BYTES: never below the largest valid SET
+	// RespIdleTimeout (RESP_IDLE_TIMEOUT) closes Redis-protocol connections idle
+	// between commands that long; 0 keeps them, as Redis's "timeout 0".
+	RespIdleTimeout time.Duration
 
 	// AuthToken (AUTH_TOKEN) is the one secret for both protocols: HTTP API calls
 	// need "Authorization: Bearer <token>" and RESP clients must AUTH with it;
@@ -329,6 +332,14 @@ func (l *loader) resp(c *Config) {
 	}
 	c.RespMaxClients = l.integer("RESP_MAX_CLIENTS", defaultRespMaxClients, 1, maxRespMaxClients,
 		fmt.Sprintf("a number of connections 1-%d", maxRespMaxClients))
+	c.RespIdleTimeout = defaultRespIdleTimeout
+	if raw := l.get("RESP_IDLE_TIMEOUT"); raw != "" {
+		if d, err := time.ParseDuration(raw); err == nil && d >= 0 {
+			c.RespIdleTimeout = d
+		} else {
+			l.fail("RESP_IDLE_TIMEOUT", raw, "a duration like 300s or 5m, or 0 to keep idle connections open")
+		}
+	}
 	c.RespMaxArgs = l.integer("RESP_MAX_ARGS", defaultRespMaxArgs, minRespMaxArgs, maxRespMaxArgs,
 		fmt.Sprintf("a number of arguments %d-%d", minRespMaxArgs, maxRespMaxArgs))
 
@@ -511,3 +522,8 @@ const (
 	defaultLocalTTL     = time.Second
 	defaultRedisTimeout = time.Second
 )
+
+// defaultRespIdleTimeout closes forgotten Redis-protocol connections: without
+// it, clients that connect and go silent would fill RESP_MAX_CLIENTS. Pooling
+// clients (redis-py, go-redis) reconnect when a pooled connection was closed.
+const defaultRespIdleTimeout = 300 * time.Second

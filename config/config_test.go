@@ -48,6 +48,7 @@ func TestLoadDefaults(t *testing.T) {
 		RespMaxClients:      10000,
 		RespMaxArgs:         1 << 16,
 		RespMaxCommandBytes: 1 << 20,
+		RespIdleTimeout:     300 * time.Second,
 		AuthToken:           "",
 
 		SnapshotPath:     "",
@@ -90,6 +91,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"SNAPSHOT_PATH":     "/data/warmkv.snap",
 		"SNAPSHOT_INTERVAL": "5m",
 		"REDIS_PREFIX":      "shop:",
+		"RESP_IDLE_TIMEOUT": "0",
 		"LOCAL_TTL":         "2s",
 		"REDIS_TIMEOUT":     "300ms",
 	}))

@@ -37,7 +37,9 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 }
 
 // FastHTTPErrorHandler answers requests fasthttp refused before the handler ran
-// (an oversized body, a malformed request line) in the same JSON envelope.
+// (an oversized body, request line or headers, a client too slow to send them, a
+// malformed request) in the same JSON envelope. fasthttp closes the connection
+// after the answer, and has buffered at most the read buffer or the body limit.
 func (h *Handler) FastHTTPErrorHandler(ctx *fasthttp.RequestCtx, err error) {
 	x := getExchange()
 	defer putExchange(x)
@@ -46,8 +48,12 @@ func (h *Handler) FastHTTPErrorHandler(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		h.BodyTooLarge(resp)
+	case requestLineOverflowed(err):
+		// fasthttp counts the request line against the header buffer; a
+		// query string too long for it is the client's to shorten.
+		h.URITooLong(resp)
 	case errors.As(err, &small):
-		resp.fail(431, "Request headers too large.")
+		resp.fail(431, msgHeadersTooLarge)
 	case isTimeout(err):
 		resp.fail(408, "Request timeout.")
 	default:

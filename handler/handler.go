@@ -115,6 +115,8 @@ func (h *Handler) Serve(req *Request, resp *Response) {
 	}
 	h.cors(req, resp)
 	switch {
+	case h.queryTooLong(req):
+		h.refuseQueryTooLong(resp) // longer than any valid request: refused before decoding
 	case !ok:
 		resp.fail(404, msgNotFound)
 	case req.Method == "OPTIONS" && req.header("Origin") != "":

@@ -82,11 +82,13 @@ type Options struct {
 	MaxCommandBytes int
 
 	// ReadTimeout is the time a client has to send the rest of a command once
-	// its first byte has arrived; 0 means no limit.
+	// its first byte has arrived (bytes trickling in do not extend it; each
+	// command completed restarts it). 0 leaves half a command to IdleTimeout.
 	ReadTimeout time.Duration
-	// IdleTimeout closes connections idle between commands for that long; 0
-	// keeps them, as Redis's default "timeout 0" does, since client pools
-	// keep connections open for long.
+	// IdleTimeout closes connections idle between commands for that long and,
+	// without a ReadTimeout, those stalled that long in the middle of one; 0
+	// keeps idle ones, as Redis's default "timeout 0" does, since client
+	// pools keep connections open for long.
 	IdleTimeout time.Duration
 	// WriteTimeout bounds writing one batch of replies to a client; 0 means no limit.
 	WriteTimeout time.Duration
@@ -193,6 +195,11 @@ func New(o Options) (*Server, error) {
 			maxCommand: cmp0(o.MaxCommandBytes, defaultMaxCommandBytes),
 			maxInline:  inlineMaxBytes,
 		},
+	}
+	if s.readTO == 0 {
+		// Otherwise a client that sends half a command and stops would escape
+		// IdleTimeout, which the drivers apply only with nothing buffered.
+		s.readTO = s.idleTO
 	}
 	switch {
 	case o.EventLoops > 0:

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// silentGrace is how long, once shutdown starts, a connection that has sent
+// nothing yet may still send its first bytes: a request already on its way
+// (or sitting in the kernel's buffer) is read and served, a silent one is cut.
+const silentGrace = 100 * time.Millisecond
+
+// drainListener wraps the HTTP listener so that closing it, which fasthttp's
+// Shutdown does first, also cuts the accepted connections that have not sent a
+// byte. fasthttp counts such a connection as busy until READ_HEADER_TIMEOUT, so
+// one silent client (a browser's speculative preconnect, a TCP health check)
+// would otherwise hold the drain that long, or fail it when SHUTDOWN_TIMEOUT is
+// shorter. No request has started on such a connection.
+type drainListener struct {
+	net.Listener
+	mu       sync.Mutex
+	silent   map[*drainConn]struct{}
+	closedAt time.Time // zero while open
+}
+
+func newDrainListener(ln net.Listener) *drainListener {
+	return &drainListener{Listener: ln, silent: make(map[*drainConn]struct{})}
+}
+
+func (l *drainListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	dc := &drainConn{Conn: c, l: l}
+	l.mu.Lock()
+	if l.closedAt.IsZero() {
+		l.silent[dc] = struct{}{}
+	} else {
+		dc.cutoff.Store(l.closedAt.Add(silentGrace).UnixNano())
+	}
+	l.mu.Unlock()
+	return dc, nil
+}
+
+// Close closes the listener and gives every silent connection silentGrace to
+// speak: its pending read ends then unless bytes arrive.
+func (l *drainListener) Close() error {
+	err := l.Listener.Close()
+	l.mu.Lock()
+	if l.closedAt.IsZero() {
+		l.closedAt = time.Now()
+		cutoff := l.closedAt.Add(silentGrace)
+		for c := range l.silent {
+			c.cutoff.Store(cutoff.UnixNano())
+			_ = c.Conn.SetReadDeadline(cutoff)
+		}
+		clear(l.silent)
+	}
+	l.mu.Unlock()
+	return err
+}
+
+func (l *drainListener) forget(c *drainConn) {
+	l.mu.Lock()
+	delete(l.silent, c)
+	l.mu.Unlock()
+}
+
+// drainConn notices its first bytes, and keeps a read deadline set by the
+// server from outliving the shutdown cut-off while it has said nothing.
+type drainConn struct {
+	net.Conn
+	l      *drainListener
+	spoke  atomic.Bool
+	cutoff atomic.Int64 // Unix ns; 0 while no shutdown has begun
+}
+
+func (c *drainConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.spoke.Swap(true) {
+		c.l.forget(c)
+	}
+	return n, err
+}
+
+func (c *drainConn) SetReadDeadline(t time.Time) error {
+	return c.Conn.SetReadDeadline(c.clamp(t))
+}
+
+func (c *drainConn) SetDeadline(t time.Time) error {
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetReadDeadline(c.clamp(t))
+}
+
+func (c *drainConn) clamp(t time.Time) time.Time {
+	if cut := c.cutoff.Load(); cut != 0 && !c.spoke.Load() {
+		if limit := time.Unix(0, cut); t.IsZero() || t.After(limit) {
+			return limit
+		}
+	}
+	return t
+}
+
+func (c *drainConn) Close() error {
+	if !c.spoke.Load() {
+		c.l.forget(c)
+	}
+	return c.Conn.Close()
+}

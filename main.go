@@ -86,6 +86,8 @@ func configFailed(err error) int {
 // serve runs the standalone server until a signal, then shuts it down gracefully.
 func serve(a *app.App) int {
 	cfg, h, logger := a.Config, a.Handler, a.Logger
+	fds := raiseFileLimit() // every client connection holds a file descriptor
+	logger.Log(context.Background(), fds.LogLevel(), "open file limit", "nofile", fds)
 	// The snapshot is loaded before the port opens: no client sees a cache
 	// that is still filling.
 	if err := a.RestoreSnapshot(); err != nil {

@@ -9,6 +9,12 @@
 #   cgroup      a real cgroup v1 memory limit of 2000000000 bytes (needs root
 #               and a writable /sys/fs/cgroup/memory; skipped otherwise)
 #
+# With STORM_CONNS set (e.g. 10000), a connection storm runs during the whole
+# flood: bench/conns, a separate process, opens that many keep-alive
+# connections, each sends one GET /healthz, holds them STORM_HOLD, closes
+# them all and starts again. Then every request the storm sent must be
+# answered too, and the RSS contract must hold for both loads at once.
+#
 # Environment (all optional):
 #   VARIANTS=gomemlimit,cgroup  which variants to run
 #   N=5000000                   PUTs per variant
@@ -16,9 +22,17 @@
 #   RSS_LIMIT=1800000000        RSS ceiling in bytes
 #   FLOOD_TIMEOUT=1800          seconds before a flood is abandoned
 #   WARMKV_BIN=path             use this binary instead of building the repo root
+#   STORM_CONNS=0               connections per storm round (0: no storm)
+#   STORM_HOLD=5s               how long each storm round holds its connections
 # PORT, BIND=127.0.0.1 and APP_ENV=production are set here; MAX_MEMORY is
 # removed from the server's environment, and GOMEMLIMIT too in the cgroup
 # variant (so the server must find the limit through its cgroup).
+#
+# A failed request "the client was not told about" is one that got no HTTP
+# answer at all: a flood transport error, or a storm connection that could
+# not be opened, got no answer to its GET, or was closed by the server while
+# it was meant to stay open. Those must be 0; an HTTP error status would at
+# least tell the client, but the flood's contract wants every PUT answered 200.
 #
 # Exit status: 0 when every variant ran (whatever the verdicts: this is a
 # report), 1 when something could not be built or started.
@@ -32,6 +46,8 @@ N=${N:-5000000}
 CONNS=${CONNS:-64}
 RSS_LIMIT=${RSS_LIMIT:-1800000000}
 FLOOD_TIMEOUT=${FLOOD_TIMEOUT:-1800}
+STORM_CONNS=${STORM_CONNS:-0}
+STORM_HOLD=${STORM_HOLD:-5s}
 CGROUP_LIMIT=2000000000
 CGROUP_ROOT=/sys/fs/cgroup/memory
 
@@ -46,10 +62,12 @@ die() {
 command -v go >/dev/null || die "go not found"
 command -v curl >/dev/null || die "curl not found; install it with: apt-get install -y curl"
 [[ $N =~ ^[1-9][0-9]*$ ]] || die "N must be a positive integer, got '$N'"
+[[ $STORM_CONNS =~ ^[0-9]+$ ]] || die "STORM_CONNS must be a non-negative integer, got '$STORM_CONNS'"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/warmkv-memflood.XXXXXX")
 server_pid=
 sampler_pid=
+storm_pid=
 cgroup_dir=
 
 stop_pid() {
@@ -77,6 +95,8 @@ remove_cgroup() {
 
 # shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
+	stop_pid "$storm_pid"
+	storm_pid=
 	stop_pid "$sampler_pid"
 	sampler_pid=
 	stop_pid "$server_pid"
@@ -97,6 +117,11 @@ else
 fi
 (cd "$root" && go build -o "$tmp/flood" ./bench/flood) || die "go build of bench/flood failed"
 (cd "$root" && go build -o "$tmp/preload" ./bench/preload) || die "go build of bench/preload failed"
+storm=""
+if ((STORM_CONNS > 0)); then
+	(cd "$root" && go build -o "$tmp/conns" ./bench/conns) || die "go build of bench/conns failed"
+	storm=" + a storm of $STORM_CONNS connections opened, held $STORM_HOLD and closed, over and over"
+fi
 echo "   warmkv: $warmkv_bin"
 
 # status_kb PID FIELD: a field of /proc/PID/status in kB (empty if gone).
@@ -160,13 +185,13 @@ run_variant() {
 	echo
 	case $variant in
 	gomemlimit)
-		echo "== variant gomemlimit: GOMEMLIMIT=2GiB, MAX_MEMORY unset; $N PUTs of 256+256 chars over $CONNS connections"
+		echo "== variant gomemlimit: GOMEMLIMIT=2GiB, MAX_MEMORY unset; $N PUTs of 256+256 chars over $CONNS connections$storm"
 		env -u MAX_MEMORY GOMEMLIMIT=2GiB PORT="$port" BIND=127.0.0.1 APP_ENV=production \
 			"$warmkv_bin" >"$log" 2>&1 &
 		server_pid=$!
 		;;
 	cgroup)
-		echo "== variant cgroup: cgroup v1 memory limit $CGROUP_LIMIT bytes, GOMEMLIMIT and MAX_MEMORY unset; $N PUTs of 256+256 chars over $CONNS connections"
+		echo "== variant cgroup: cgroup v1 memory limit $CGROUP_LIMIT bytes, GOMEMLIMIT and MAX_MEMORY unset; $N PUTs of 256+256 chars over $CONNS connections$storm"
 		if [[ ! -w $CGROUP_ROOT ]]; then
 			echo "!!! SKIPPED: $CGROUP_ROOT is not writable (cgroup v1 memory controller missing, or not root)"
 			summary+=("cgroup      SKIPPED (cannot create a memory cgroup)")
@@ -224,9 +249,29 @@ run_variant() {
 	sample_rss "$server_pid" "$peak_file" &
 	sampler_pid=$!
 
+	# The storm runs in its own process (its connections take file
+	# descriptors of their own) and outside the server's cgroup: only the
+	# server is limited.
+	local storm_out=$tmp/$variant.storm.out storm_err=$tmp/$variant.storm.err
+	if ((STORM_CONNS > 0)); then
+		"$tmp/conns" -url "http://127.0.0.1:$port" -n "$STORM_CONNS" -hold "$STORM_HOLD" -rounds 0 \
+			>"$storm_out" 2>"$storm_err" &
+		storm_pid=$!
+	fi
+
 	local flood_out=$tmp/$variant.flood.out flood_rc=0
 	timeout -k 5 "$FLOOD_TIMEOUT" "$tmp/flood" -url "http://127.0.0.1:$port" -n "$N" -c "$CONNS" \
 		>"$flood_out" || flood_rc=$?
+
+	# SIGTERM ends the storm's current round: it closes its connections and
+	# prints its totals.
+	local storm_line=""
+	if [[ -n $storm_pid ]]; then
+		kill -TERM "$storm_pid" 2>/dev/null || true
+		wait "$storm_pid" 2>/dev/null || true
+		storm_pid=
+		storm_line=$(grep '^CONNS ' "$storm_out" || true)
+	fi
 	sleep 0.5 # one more RSS sample after the last request
 
 	local alive=yes exit_status=
@@ -271,6 +316,21 @@ run_variant() {
 	echo "   RSS samples taken: $samples (one per 200ms over the ${flood_seconds}s flood would be ~$((${flood_seconds%.*} * 5)))"
 	[[ $alive == yes ]] && echo "   RSS at end: $(mb "$rss_end"); VmHWM: $(mb "$hwm")"
 	echo "   requests: $ok OK of $N; non-200: $non200; transport errors: $transport"
+	local storm_untold=0
+	if ((STORM_CONNS > 0)); then
+		if [[ -n $storm_line ]]; then
+			storm_untold=$(awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] ~ /^(dial_failed|request_failed|dropped)$/) n += kv[2] } } END { print n + 0 }' <<<"$storm_line")
+			echo "   storm: ${storm_line#CONNS }"
+			echo "   storm: a round took $(awk -F'seconds=' '/^OPEN / { s = $2 + 0; if (s > max) max = s; if (min == "" || s < min) min = s } END { printf "%.1f-%.1f", min, max }' "$storm_out")s to open all its connections"
+		else
+			storm_untold=1
+			echo "   !!! storm: bench/conns printed no totals"
+		fi
+		if [[ -s $storm_err ]]; then sed 's/^/   storm: /' "$storm_err" | head -n 5; fi
+	fi
+	local untold=$((transport + storm_untold))
+	echo "   failed requests the client was not told about: $untold (flood transport errors $transport" \
+		"+ storm connections not opened, unanswered or dropped $storm_untold)"
 	local oom_kills=0
 	if [[ -n $cgroup_dir ]]; then
 		oom_kills=$(awk '$1 == "oom_kill" { print $2 }' "$cgroup_dir/memory.oom_control")
@@ -295,6 +355,7 @@ run_variant() {
 	local verdict=PASS why=()
 	((peak <= RSS_LIMIT)) || why+=("RSS peak $(mb "$peak") > $(mb "$RSS_LIMIT")")
 	((failures == 0)) || why+=("$failures of $N PUTs not answered 200")
+	((untold == 0)) || why+=("$untold requests failed without an answer")
 	[[ $alive == yes ]] || why+=("server died")
 	((oom_kills == 0)) || why+=("OOM killer fired $oom_kills times")
 	if ((${#why[@]} > 0)); then
@@ -302,7 +363,8 @@ run_variant() {
 		verdict=${verdict/; )/)}
 	fi
 	echo "   => $verdict"
-	summary+=("$(printf '%-11s %s  (peak RSS %s, %s/%s OK, keyCount %s)' "$variant" "$verdict" "$(mb "$peak")" "$ok" "$N" "${keys:-?}")")
+	summary+=("$(printf '%-11s %s  (peak RSS %s, %s/%s OK, keyCount %s%s)' "$variant" "$verdict" "$(mb "$peak")" "$ok" "$N" "${keys:-?}" \
+		"${storm_line:+; storm ${storm_line#CONNS }}")")
 
 	stop_pid "$server_pid"
 	server_pid=
@@ -318,6 +380,6 @@ for variant in "${variants[@]}"; do
 done
 
 echo
-echo "== summary (RSS limit $(mb "$RSS_LIMIT"), $N PUTs)"
+echo "== summary (RSS limit $(mb "$RSS_LIMIT"), $N PUTs$storm)"
 printf '   %s\n' "${summary[@]}"
 exit "$failed_to_run"

@@ -1,0 +1,15 @@
+package main
+
+import "syscall"
+
+// getNofile reads RLIMIT_NOFILE.
+func getNofile() (soft, hard uint64, err error) {
+	var lim syscall.Rlimit
+	err = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	return lim.Cur, lim.Max, err
+}
+
+// setNofile sets RLIMIT_NOFILE.
+func setNofile(soft, hard uint64) error {
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: soft, Max: hard})
+}

@@ -2,7 +2,7 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: help run build test bench bench-http bench-memory fuzz lint ci clean
+.PHONY: help run build test bench bench-http bench-memory bench-conns bench-slow bench-redisclient soak fuzz lint ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -22,8 +22,20 @@ bench: ## Go benchmarks of the cache and the handler
 bench-http: ## HTTP throughput and p99 against a minimal fasthttp baseline (needs wrk)
 	bash bench/http.sh
 
-bench-memory: ## 5M unique PUTs under a 2 GB limit: RSS must stay under 1.8 GB
+bench-memory: ## 5M unique PUTs under a 2 GB limit: RSS must stay under 1.8 GB (STORM_CONNS=10000 adds a connection storm)
 	bash bench/memflood.sh
+
+bench-conns: ## 10k idle keep-alive connections beside 64 active clients: p99 ratio, memory per connection (needs wrk)
+	bash bench/conns.sh
+
+bench-slow: ## normal clients under 1,000 slowloris + 1,000 slow-body + 200 RESP trickling connections (needs wrk)
+	bash bench/slow.sh
+
+bench-redisclient: ## rueidis vs go-redis against a local redis-server (needs redis-server)
+	flock /tmp/warmkv-bench.lock go test -run '^$$' -bench . -benchtime 2s -count 3 ./bench/redisclient/
+
+soak: ## 10-minute soak checked against a model; RSS stable (SOAK_DURATION=60s for a smoke run)
+	bash bench/soak.sh
 
 fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
 	@for pkg in $$(go list ./...); do for t in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \

@@ -179,14 +179,21 @@ func (s *Store) unlinkPrefix(ctx context.Context, c, node rueidis.Client) error 
 	})
 }
 
-// keyCountEvery bounds how often Stats walks the shared keyspace to count it.
-const keyCountEvery = 10 * time.Second
+// Counting the shared keys walks the whole keyspace with SCAN, which costs
+// Redis about 1 ms of CPU per thousand keys: Stats counts at most every
+// keyCountEvery, and never more often than keyCountCost times the last count
+// took, so that scrapes of a big keyspace cost Redis at most about 1%.
+const (
+	keyCountEvery = 10 * time.Second
+	keyCountCost  = 100
+)
 
 // refreshKeyCount counts the keys under the prefix in the background when the
 // last count is old; Stats reports the last count meanwhile.
 func (s *Store) refreshKeyCount() {
 	now := s.now().UnixNano()
-	if now-s.keysCountedAt.Load() < int64(keyCountEvery) || !s.counting.CompareAndSwap(false, true) {
+	wait := max(int64(keyCountEvery), keyCountCost*s.keysCountTook.Load())
+	if now-s.keysCountedAt.Load() < wait || !s.counting.CompareAndSwap(false, true) {
 		return
 	}
 	s.keysCountedAt.Store(now)
@@ -197,6 +204,8 @@ func (s *Store) refreshKeyCount() {
 
 func (s *Store) countKeys() {
 	defer s.counting.Store(false)
+	began := time.Now()
+	defer func() { s.keysCountTook.Store(int64(time.Since(began))) }()
 	var n int64
 	err := s.callWithin(bulkTimeout(s.timeout), func(ctx context.Context, c rueidis.Client) error {
 		return eachPrimary(ctx, c, func(node rueidis.Client) error {

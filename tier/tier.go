@@ -83,6 +83,7 @@ type Store struct {
 	stripes [stripeCount]stripe
 
 	keysCountedAt atomic.Int64 // ns; when the shared key count was last refreshed
+	keysCountTook atomic.Int64 // ns; how long that took
 	counting      atomic.Bool
 	sharedKeys    atomic.Int64
 

@@ -136,8 +136,9 @@ func TestTwoInstances(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := fmt.Sprint(goroutines * each)
-				storetest.WantValue(t, a, "counter", want)
-				storetest.WantValue(t, b, "counter", want)
+				for _, s := range []*Store{a, b} {
+					waitFor(t, "the exact total", func() bool { v, _, _ := s.Get("counter"); return v == want })
+				}
 			})
 
 			t.Run("check-and-set and append are atomic across instances", func(t *testing.T) {
@@ -164,7 +165,10 @@ func TestTwoInstances(t *testing.T) {
 				if n != 1 {
 					t.Fatalf("%d instances won check-and-set on an absent key; want exactly 1", n)
 				}
-				storetest.WantValue(t, b, "log", strings.Repeat("x", 200))
+				// Every append landed; B's copy converges once the last
+				// invalidation arrives (pub/sub is asynchronous).
+				want := strings.Repeat("x", 200)
+				waitFor(t, "B to see all 200 appends", func() bool { v, _, _ := b.Get("log"); return v == want })
 			})
 
 			t.Run("flush removes only the prefix, on every primary", func(t *testing.T) {

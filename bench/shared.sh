@@ -1,0 +1,605 @@
+#!/usr/bin/env bash
+# shared.sh — warmkv with its shared Redis tier (REDIS_URL), against one local
+# redis-server that this script starts and stops:
+#
+#   coherence  two instances A and B on the same Redis: after B acknowledges a
+#              write (or delete) of a key A holds a local copy of, how long A
+#              still answers the old value; none may take longer than
+#              LOCAL_TTL (PASS/FAIL)
+#   get        GET throughput and p99 (wrk, 100k preloaded keys 20/100 chars)
+#              of warmkv without Redis (baseline), of local hits (LOCAL_TTL=1h,
+#              every key warmed: >= 0.8x baseline req/s, PASS/FAIL) and of
+#              shared hits (LOCAL_TTL=0: every GET asks Redis; reported only,
+#              as Redis shares the same 2 cores)
+#   zipf       the local cache's hit ratio with the default LOCAL_TTL=1s, a
+#              local cache of SIZE=100000 entries and 1M keys in Redis read
+#              with a Zipf(s=1.1) key choice, from /stats (reported)
+#
+# The get scenarios follow bench/http.sh: a fresh server process per run, the
+# three alternate (the order flips every round), and only medians are
+# compared. The clients that wrk cannot replace are bench/sharedload.
+#
+# Environment (all optional):
+#   PHASES=coherence,get,zipf  which phases to run
+#   RUNS=3 DURATION=10s        get: runs per scenario, wrk -d per run
+#   THREADS=2 CONNS=64         get: wrk -t / -c
+#   KEYS=100000                get: preloaded keys (20-char keys, 100-char values)
+#   ZIPF_KEYS=1000000 ZIPF_S=1.1 ZIPF_SIZE=100000 ZIPF_TTL=1s
+#   ZIPF_DURATION=10s ZIPF_CONNS=64
+#                              zipf: key space, exponent, local cache entries
+#                              (SIZE), LOCAL_TTL, measured time (after 2s of
+#                              warm-up), connections
+#   COHERENCE_N=2000 COHERENCE_TTL=1s
+#                              coherence: keys per operation, LOCAL_TTL
+#   WARMKV_BIN=path            use this binary instead of building the repo root
+#   LOG_DIR=dir                keep every wrk/client output and server log there
+#   WAIT_IDLE=0                before each measurement, wait up to this many seconds
+#                              for other processes to leave the CPUs idle (< 10% of a core)
+#   RETRY_NOISY=1              redo a get run (at most this many times) when other
+#                              processes used more than NOISY_LIMIT=15% of a core,
+#                              while the measurements have taken less than
+#                              RETRY_UNTIL=120 seconds (the whole run stays ~3 min)
+#   BENCH_LOCK=/tmp/warmkv-bench.lock
+#                              everything after the builds holds this lock (flock)
+#                              so that other load runs on the box do not overlap;
+#                              a lock inherited from `flock FILE bash shared.sh`
+#                              counts; BENCH_LOCK= runs without it
+# Anything else in the environment (GOMAXPROCS, MAX_MEMORY, REDIS_TIMEOUT, ...)
+# reaches every server unchanged; PORT, BIND=127.0.0.1, RESP_PORT=0 and
+# APP_ENV=production are set here, and REDIS_URL, LOCAL_TTL, SIZE per scenario.
+#
+# Exit status: 0 when every phase ran (whatever the verdicts: this is a report),
+# 1 when something could not be built, started or measured.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+
+PHASES=${PHASES:-coherence,get,zipf}
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-10s}
+THREADS=${THREADS:-2}
+CONNS=${CONNS:-64}
+KEYS=${KEYS:-100000}
+ZIPF_KEYS=${ZIPF_KEYS:-1000000}
+ZIPF_S=${ZIPF_S:-1.1}
+ZIPF_SIZE=${ZIPF_SIZE:-100000}
+ZIPF_TTL=${ZIPF_TTL:-1s}
+ZIPF_DURATION=${ZIPF_DURATION:-10s}
+ZIPF_CONNS=${ZIPF_CONNS:-64}
+COHERENCE_N=${COHERENCE_N:-2000}
+COHERENCE_TTL=${COHERENCE_TTL:-1s}
+WAIT_IDLE=${WAIT_IDLE:-0}
+RETRY_NOISY=${RETRY_NOISY:-1}
+NOISY_LIMIT=${NOISY_LIMIT:-15}
+RETRY_UNTIL=${RETRY_UNTIL:-120}
+BENCH_LOCK=${BENCH_LOCK-/tmp/warmkv-bench.lock}
+KEY_LEN=20
+VALUE_LEN=100
+LOCAL_TARGET=0.80 # local hits: req/s at least this share of the baseline's
+
+# Each scenario sets its own shared-tier variables; inherited ones would turn
+# the baseline into a Redis client, or point a server at somebody else's Redis.
+unset REDIS_URL KV_URL REDIS_PREFIX LOCAL_TTL SIZE SNAPSHOT_PATH
+
+die() {
+	echo "shared.sh: $*" >&2
+	exit 1
+}
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
+
+(($# == 0)) || die "no arguments: set the variables in the environment, e.g. PHASES=get RUNS=5 bash bench/shared.sh"
+for tool in wrk go curl redis-server redis-cli; do
+	command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y wrk curl redis-server redis-tools)"
+done
+for v in RUNS THREADS CONNS KEYS ZIPF_KEYS ZIPF_SIZE ZIPF_CONNS COHERENCE_N; do
+	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
+done
+[[ $WAIT_IDLE =~ ^[0-9]+$ && $RETRY_NOISY =~ ^[0-9]+$ && $NOISY_LIMIT =~ ^[0-9]+$ && $RETRY_UNTIL =~ ^[0-9]+$ ]] ||
+	die "WAIT_IDLE, RETRY_NOISY, NOISY_LIMIT and RETRY_UNTIL must be non-negative integers"
+((KEYS <= ZIPF_KEYS)) || die "KEYS ($KEYS) must not exceed ZIPF_KEYS ($ZIPF_KEYS): the get keys are the first of the zipf ones"
+IFS=, read -r -a phases <<<"$PHASES"
+for phase in "${phases[@]}"; do
+	case $phase in coherence | get | zipf) ;; *) die "unknown phase '$phase' (want coherence, get, zipf)" ;; esac
+done
+wants() { [[ ",$PHASES," == *",$1,"* ]]; }
+
+# seconds converts a duration with one unit (500ms, 10s, 2m) to whole seconds,
+# rounding up.
+seconds() {
+	awk -v d="$1" 'BEGIN {
+		if (d ~ /^[0-9.]+ms$/) { sub(/ms$/, "", d); s = d / 1000 }
+		else if (d ~ /^[0-9.]+s$/) { sub(/s$/, "", d); s = d }
+		else if (d ~ /^[0-9.]+m$/) { sub(/m$/, "", d); s = d * 60 }
+		else if (d ~ /^[0-9]+$/) { s = d }
+		else exit 1
+		printf "%d", (s == int(s) ? s : int(s) + 1)
+	}'
+}
+duration_s=$(seconds "$DURATION") || die "DURATION must be like 10s, got '$DURATION'"
+((duration_s > 0)) || die "DURATION must be at least 1s, got '$DURATION'"
+zipf_s=$(seconds "$ZIPF_DURATION") || die "ZIPF_DURATION must be like 10s, got '$ZIPF_DURATION'"
+((zipf_s > 0)) || die "ZIPF_DURATION must be at least 1s, got '$ZIPF_DURATION'"
+seconds "$ZIPF_TTL" >/dev/null || die "ZIPF_TTL must be like 1s or 250ms, got '$ZIPF_TTL'"
+coherence_ttl_s=$(seconds "$COHERENCE_TTL") || die "COHERENCE_TTL must be like 1s or 250ms, got '$COHERENCE_TTL'"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/warmkv-shared.XXXXXX")
+server_pid=
+server_port=
+other_pid= # instance A while B is server_pid (coherence)
+redis_pid=
+redis_port=
+
+# stop_pid PID: lib.sh's stop_server for a process other than server_pid.
+stop_pid() {
+	local server_pid=$1
+	stop_server
+}
+
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+cleanup() {
+	stop_server
+	stop_pid "$other_pid"
+	stop_pid "$redis_pid"
+	if [[ -n ${LOG_DIR:-} ]] && mkdir -p "$LOG_DIR"; then
+		cp "$tmp"/*.log "$LOG_DIR"/ 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== building (into $tmp)"
+if [[ -n ${WARMKV_BIN:-} ]]; then
+	[[ -x $WARMKV_BIN ]] || die "WARMKV_BIN=$WARMKV_BIN is not an executable"
+	warmkv_bin=$WARMKV_BIN
+else
+	(cd "$root" && go build -o "$tmp/warmkv" .) || die "go build of warmkv failed"
+	warmkv_bin=$tmp/warmkv
+fi
+(cd "$root" && go build -o "$tmp/preload" ./bench/preload) || die "go build of bench/preload failed"
+(cd "$root" && go build -o "$tmp/sharedload" ./bench/sharedload) || die "go build of bench/sharedload failed"
+echo "   warmkv: $warmkv_bin"
+
+# holds_lock: whether this shell inherited an open descriptor of the lock
+# (`flock /tmp/warmkv-bench.lock bash bench/shared.sh`): locking it again
+# through a new descriptor would wait for ourselves forever.
+holds_lock() {
+	local fd
+	for fd in "/proc/$$/fd"/*; do
+		[[ $(readlink "$fd" 2>/dev/null) == "$BENCH_LOCK" ]] && return 0
+	done
+	return 1
+}
+if [[ -n $BENCH_LOCK ]] && ! holds_lock; then
+	command -v flock >/dev/null || die "flock not found (util-linux); or set BENCH_LOCK= to run without the lock"
+	echo "== waiting for $BENCH_LOCK (other load runs on this box)"
+	exec 9>>"$BENCH_LOCK"
+	flock -w 900 9 || die "$BENCH_LOCK still held after 15 minutes"
+fi
+started=$SECONDS
+
+ncpu=$(grep -c '^cpu[0-9]' /proc/stat)
+clk_tck=$(getconf CLK_TCK)
+idle_busy=$(busy_percent 2)
+echo "== box: $ncpu CPUs; before starting, other processes use ${idle_busy}% of one core"
+if ((idle_busy > 10)); then
+	echo "!!! THE BOX IS NOT IDLE (${idle_busy}% of a core busy before any benchmark process started): expect noisy figures"
+	top -bn1 -o %CPU 2>/dev/null | sed -n '8,12p' | sed 's/^/!!!   /' || true
+fi
+
+# wait_idle: with WAIT_IDLE set, wait (up to WAIT_IDLE seconds) until the box
+# is idle, because other processes steal CPU from the clients and the servers.
+wait_idle() {
+	local waited=0 busy
+	((WAIT_IDLE > 0)) || return 0
+	while busy=$(busy_percent 1) && ((busy >= 10 && waited < WAIT_IDLE)); do
+		((waited == 0)) && echo "   (waiting for the box to go idle: ${busy}% of a core busy)"
+		waited=$((waited + 1))
+	done
+	((busy < 10)) || echo "   !!! still ${busy}% of a core busy after WAIT_IDLE=${WAIT_IDLE}s; running anyway"
+}
+
+# field NAME LINE: the value of NAME=value in a sharedload result line.
+field() {
+	awk -v name="$1" '{ for (i = 1; i <= NF; i++) if (index($i, name "=") == 1) { print substr($i, length(name) + 2); exit } }' <<<"$2"
+}
+
+# result_line FILE [FILTER]: the last "result" line of a sharedload output
+# (the last one matching FILTER if given).
+result_line() {
+	grep "^result ${2:-}" "$1" | tail -n 1 || true
+}
+
+# median of the arguments (mean of the middle two for an even count).
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+		if (NR == 0) exit 1
+		if (NR % 2) printf "%.3f", v[(NR + 1) / 2]
+		else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2
+	}'
+}
+
+# to_ms converts a wrk time ("850.12us", "1.23ms", "2.00s") to ms.
+to_ms() {
+	awk -v t="$1" 'BEGIN {
+		if (t ~ /us$/) { sub(/us$/, "", t); printf "%.3f", t / 1000; exit }
+		if (t ~ /ms$/) { sub(/ms$/, "", t); printf "%.3f", t; exit }
+		if (t ~ /s$/) { sub(/s$/, "", t); printf "%.3f", t * 1000; exit }
+		if (t ~ /m$/) { sub(/m$/, "", t); printf "%.3f", t * 60000; exit }
+		exit 1
+	}'
+}
+
+# cpu_shares T0 T1 R0 R1 C0 C1 M0 M1: "server redis client others", each the %
+# of one core used over the machine-tick interval M0..M1 (by the server
+# process, redis-server, this shell's waited-for children, everything else).
+cpu_shares() {
+	awk -v s="$(($2 - $1))" -v r="$(($4 - $3))" -v c="$(($6 - $5))" -v m0="$7" -v m1="$8" -v n="$ncpu" 'BEGIN {
+		split(m0, x, " "); split(m1, y, " ")
+		busy = y[1] - x[1]; wall = (y[2] - x[2]) / n
+		if (wall <= 0) wall = 1
+		other = busy - s - r - c; if (other < 0) other = 0
+		printf "%.0f %.0f %.0f %.0f\n", s / wall * 100, r / wall * 100, c / wall * 100, other / wall * 100
+	}'
+}
+
+# start_redis: a redis-server without persistence on a free port.
+start_redis() {
+	for _ in 1 2 3; do
+		redis_port=$(free_port)
+		redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+			--dir "$tmp" --logfile "$tmp/redis.log" &
+		redis_pid=$!
+		for _ in $(seq 100); do
+			[[ $(redis-cli -p "$redis_port" ping 2>/dev/null) == PONG ]] && return 0
+			kill -0 "$redis_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		stop_pid "$redis_pid"
+		redis_pid=
+		grep -qi 'address already in use' "$tmp/redis.log" || break
+	done
+	tail -n 20 "$tmp/redis.log" >&2
+	die "could not start redis-server"
+}
+
+# start_server NAME LOG [VAR=VALUE ...]: a fresh warmkv with those variables on
+# a free port (server_port, server_pid), answering /healthz and, with a
+# REDIS_URL, subscribed to invalidations and done counting the shared keys
+# (that SCAN must not overlap the measurement). A port somebody grabbed in
+# between costs a retry.
+start_server() {
+	local name=$1 log=$2
+	shift 2
+	local -a ready=(ready)
+	[[ " $* " == *" REDIS_URL="* ]] && ready+=(-shared)
+	for _ in 1 2 3; do
+		server_port=$(free_port)
+		env "$@" PORT="$server_port" BIND=127.0.0.1 RESP_PORT=0 APP_ENV=production "$warmkv_bin" >"$log" 2>&1 &
+		server_pid=$!
+		if timeout 40 "$tmp/sharedload" "${ready[@]}" -url "http://127.0.0.1:$server_port" -wait 30s >>"$tmp/ready.log" 2>&1 &&
+			kill -0 "$server_pid" 2>/dev/null; then
+			return 0
+		fi
+		stop_server
+		grep -qi 'address already in use' "$log" || break
+	done
+	echo "!!! $name did not become ready on 127.0.0.1:$server_port; its log:" >&2
+	tail -n 20 "$log" >&2
+	tail -n 3 "$tmp/ready.log" >&2
+	die "could not start $name"
+}
+
+summary=()
+problems=()
+
+echo "== starting redis-server"
+start_redis
+redis_url=redis://127.0.0.1:$redis_port
+echo "   $(redis-server --version | awk '{ print $1, $2, $3 }') on 127.0.0.1:$redis_port (no persistence)"
+
+# ---------------------------------------------------------------- coherence
+if wants coherence; then
+	echo
+	echo "== coherence: instances A and B on one Redis, LOCAL_TTL=$COHERENCE_TTL; $COHERENCE_N keys per operation"
+	echo "   per key: B writes it, A reads it twice (its local copy is then warm), B updates or deletes it;"
+	echo "   delay = from B's acknowledgement to A's first answer with the change (one A round trip included)"
+	wait_idle
+	start_server A "$tmp/coherence-A.server.log" REDIS_URL="$redis_url" LOCAL_TTL="$COHERENCE_TTL"
+	other_pid=$server_pid
+	a_port=$server_port
+	server_pid=
+	start_server B "$tmp/coherence-B.server.log" REDIS_URL="$redis_url" LOCAL_TTL="$COHERENCE_TTL"
+	out=$tmp/coherence.client.log
+	if ! timeout 300 "$tmp/sharedload" coherence -a "http://127.0.0.1:$a_port" -b "http://127.0.0.1:$server_port" \
+		-n "$COHERENCE_N" -local-ttl "$COHERENCE_TTL" >"$out" 2>&1; then
+		problems+=("coherence: the client failed: $(grep -v '^result' "$out" | tail -n 3 | tr '\n' ' ')")
+	fi
+	for pid in "$server_pid" "$other_pid"; do
+		kill -0 "$pid" 2>/dev/null || problems+=("coherence: a server died; see its log")
+	done
+	stop_server
+	stop_pid "$other_pid"
+	other_pid=
+	grep '^!!!' "$out" || true
+	printf '   %-7s %9s %9s %9s %12s %12s %10s %7s\n' op "p50 ms" "p99 ms" "max ms" "stale keys" "stale reads" ">TTL" wrong
+	for op in update delete; do
+		line=$(result_line "$out" "op=$op ")
+		[[ -n $line ]] || {
+			cat "$out" >&2
+			die "no coherence result for $op"
+		}
+		n=$(field n "$line")
+		beyond=$(field beyondTTL "$line")
+		wrong=$(field wrong "$line")
+		printf '   %-7s %9s %9s %9s %12s %12s %10s %7s\n' "$op" "$(field p50ms "$line")" "$(field p99ms "$line")" \
+			"$(field maxms "$line")" "$(field staleKeys "$line")/$n" "$(field staleReads "$line")" "$beyond" "$wrong"
+		warm=$(field warmCopies "$line")
+		((warm == n)) || echo "   !!! only $warm of $n local copies on A were warm at the change: the figures understate staleness"
+		verdict=PASS
+		((beyond == 0 && wrong == 0)) || verdict=FAIL
+		((wrong == 0)) || problems+=("coherence $op: $wrong wrong answers")
+		summary+=("$(printf 'coherence %-6s  A fresh after B ack: p50 %s ms, p99 %s ms, max %s ms; %s/%s keys read stale after the ack; beyond LOCAL_TTL=%s: %s (target 0) %s' \
+			"$op" "$(field p50ms "$line")" "$(field p99ms "$line")" "$(field maxms "$line")" "$(field staleKeys "$line")" "$n" "$COHERENCE_TTL" "$beyond" "$verdict")")
+	done
+	((coherence_ttl_s <= 5)) || echo "   (COHERENCE_TTL=$COHERENCE_TTL: a key never refreshed would keep the client polling that long)"
+fi
+
+# ---------------------------------------------------------------- keys
+if wants get || wants zipf; then
+	nkeys=$KEYS
+	wants zipf && nkeys=$ZIPF_KEYS
+	echo
+	echo "== loading $nkeys keys ($KEY_LEN/$VALUE_LEN chars, bench/preload's) straight into Redis"
+	timeout 300 "$tmp/sharedload" load-redis -addr "127.0.0.1:$redis_port" -keys "$nkeys" \
+		-key-len "$KEY_LEN" -value-len "$VALUE_LEN" >"$tmp/load-redis.log" 2>&1 ||
+		{
+			cat "$tmp/load-redis.log" >&2
+			die "loading Redis failed"
+		}
+	echo "   $(field seconds "$(result_line "$tmp/load-redis.log")")s; redis-server: $(redis-cli -p "$redis_port" info memory | awk -F: '/^used_memory_human:/ { print $2 }' | tr -d '\r') used"
+fi
+
+# ---------------------------------------------------------------- get
+declare -A DESCRIPTION=(
+	[baseline]="warmkv without REDIS_URL, preloaded over HTTP"
+	[local]="REDIS_URL, LOCAL_TTL=1h, every key read once before the run: local hits"
+	[shared]="REDIS_URL, LOCAL_TTL=0: every GET asks Redis"
+)
+declare -A sample_body
+
+# measure NAME RUN ATTEMPT: one fresh server, its preparation, one wrk run.
+# Appends "rps p99_ms srv_cpu redis_cpu wrk_cpu other_cpu errors local_pct
+# srv_us_per_req redis_us_per_req" to $tmp/get.NAME and sets measured=yes, or measured=no when other processes
+# disturbed the run and it should be redone.
+measure() {
+	local name=$1 run=$2 attempt=$3 log out
+	log=$tmp/get-$name-$run.$attempt.server.log
+	out=$tmp/get-$name-$run.$attempt.wrk.log
+	wait_idle
+	case $name in
+	baseline)
+		start_server "$name" "$log"
+		timeout 120 "$tmp/preload" -url "http://127.0.0.1:$server_port" -keys "$KEYS" \
+			-key-len "$KEY_LEN" -value-len "$VALUE_LEN" >>"$tmp/preload.log" 2>&1 ||
+			{
+				tail -n 5 "$tmp/preload.log" >&2
+				die "preloading the baseline failed"
+			}
+		;;
+	local)
+		start_server "$name" "$log" REDIS_URL="$redis_url" LOCAL_TTL=1h
+		if ! timeout 120 "$tmp/sharedload" warm -url "http://127.0.0.1:$server_port" -keys "$KEYS" \
+			-key-len "$KEY_LEN" -value-len "$VALUE_LEN" >>"$tmp/warm.log" 2>&1; then
+			tail -n 3 "$tmp/warm.log" >&2
+			die "warming the local copies failed (wrong answers or failed requests; see above)"
+		fi
+		;;
+	shared)
+		start_server "$name" "$log" REDIS_URL="$redis_url" LOCAL_TTL=0
+		;;
+	esac
+	# Every configuration must answer the same bytes for the same key, or the
+	# comparison is not like for like.
+	if [[ -z ${sample_body[$name]:-} ]]; then
+		sample_body[$name]=$(curl -s "http://127.0.0.1:$server_port/get?key=k$(printf '%0*d' $((KEY_LEN - 1)) 0)")
+	fi
+	local before=
+	[[ $name == baseline ]] || before=$("$tmp/sharedload" stats -url "http://127.0.0.1:$server_port") || die "stats of $name failed"
+
+	local t0 t1 r0 r1 c0 c1 m0 m1
+	t0=$(cpu_ticks "$server_pid")
+	r0=$(cpu_ticks "$redis_pid")
+	c0=$(children_ticks)
+	m0=$(machine_ticks)
+	if ! timeout -k 5 $((duration_s + 60)) wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
+		-s "$here/wrk/kv.lua" "http://127.0.0.1:$server_port" -- mode=get keys="$KEYS" keylen="$KEY_LEN" >"$out" 2>&1; then
+		cat "$out" >&2
+		die "wrk failed against $name (run $run)"
+	fi
+	t1=$(cpu_ticks "$server_pid")
+	r1=$(cpu_ticks "$redis_pid")
+	c1=$(children_ticks)
+	m1=$(machine_ticks)
+	kill -0 "$server_pid" 2>/dev/null || {
+		tail -n 20 "$log" >&2
+		die "$name died during run $run"
+	}
+
+	# Who answered the GETs: a local-hits run that asked Redis, or a
+	# shared-hits run answered locally, would measure the wrong thing.
+	local local_pct=- after delta_local delta_reads
+	if [[ -n $before ]]; then
+		after=$("$tmp/sharedload" stats -url "http://127.0.0.1:$server_port") || die "stats of $name failed"
+		delta_local=$(($(field localHits "$after") - $(field localHits "$before")))
+		delta_reads=$((delta_local + $(field sharedHits "$after") - $(field sharedHits "$before") +
+			$(field sharedMisses "$after") - $(field sharedMisses "$before") + $(field staleReads "$after") - $(field staleReads "$before")))
+		local_pct=$(awk -v l="$delta_local" -v r="$delta_reads" 'BEGIN { printf "%.1f", (r > 0 ? l / r * 100 : 0) }')
+		local f
+		for f in sharedMisses staleReads unavailable resyncs; do
+			if (($(field "$f" "$after") != $(field "$f" "$before"))); then
+				problems+=("get run $run, $name: /stats $f went from $(field "$f" "$before") to $(field "$f" "$after")")
+			fi
+		done
+	fi
+	stop_server
+
+	local rps p99 non2xx sockerr requests
+	rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+	requests=$(awk '/ requests in / { print $1 }' "$out")
+	p99=$(awk '$1 == "99%" { print $2 }' "$out")
+	non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
+	sockerr=$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")
+	[[ -n $rps && -n $p99 && -n $requests ]] || {
+		cat "$out" >&2
+		die "could not parse wrk output ($name, run $run)"
+	}
+	p99=$(to_ms "$p99") || die "unknown latency unit in wrk output: $p99"
+	local errors=$((${non2xx:-0} + ${sockerr:-0}))
+	((errors == 0)) || problems+=("get run $run, $name: ${non2xx:-0} non-2xx responses, ${sockerr:-0} socket errors")
+
+	local srv_cpu redis_cpu wrk_cpu other_cpu
+	read -r srv_cpu redis_cpu wrk_cpu other_cpu < <(cpu_shares "$t0" "$t1" "$r0" "$r1" "$c0" "$c1" "$m0" "$m1")
+	# CPU time per request does not depend on how the scheduler split the
+	# cores between wrk and the servers: much steadier than req/s.
+	local srv_us redis_us row
+	srv_us=$(awk -v t="$((t1 - t0))" -v hz="$clk_tck" -v n="$requests" 'BEGIN { printf "%.2f", (n > 0 ? t / hz * 1e6 / n : 0) }')
+	redis_us=$(awk -v t="$((r1 - r0))" -v hz="$clk_tck" -v n="$requests" 'BEGIN { printf "%.2f", (n > 0 ? t / hz * 1e6 / n : 0) }')
+	row=$(printf '%-4s %-9s %9.0f %9.2f %8s%% %8s%% %8s%% %8s%% %10s %12s %8s %7s' "$run" "$name" "$rps" "$p99" \
+		"$srv_cpu" "$redis_cpu" "$wrk_cpu" "$other_cpu" "$srv_us" "$redis_us" "$local_pct" "$errors")
+	if ((other_cpu > NOISY_LIMIT && attempt < RETRY_NOISY && SECONDS - started < RETRY_UNTIL)); then
+		echo "$row   discarded: other processes were busy, redoing"
+		measured=no
+		return 0
+	fi
+	measured=yes
+	echo "$rps $p99 $srv_cpu $redis_cpu $wrk_cpu $other_cpu $errors $local_pct $srv_us $redis_us" >>"$tmp/get.$name"
+	echo "$row"
+}
+
+if wants get; then
+	echo
+	echo "== get: wrk -t$THREADS -c$CONNS -d$DURATION --latency, 100% GET of $KEYS keys (uniform), $RUNS fresh runs per scenario, alternating"
+	for name in baseline local shared; do
+		echo "   $name: ${DESCRIPTION[$name]}"
+		: >"$tmp/get.$name"
+	done
+	printf '%-4s %-9s %9s %9s %9s %9s %9s %9s %10s %12s %8s %7s\n' run scenario "req/s" "p99 ms" "srv-cpu" "redis-cpu" "wrk-cpu" "others" \
+		"srv-us/req" "redis-us/req" "local%" errors
+	for ((run = 1; run <= RUNS; run++)); do
+		if ((run % 2)); then order=(baseline local shared); else order=(shared local baseline); fi
+		for name in "${order[@]}"; do
+			for ((attempt = 0; ; attempt++)); do
+				# Not "measure && break": that would switch off set -e inside it.
+				measure "$name" "$run" "$attempt"
+				[[ $measured == yes ]] && break
+			done
+		done
+	done
+
+	declare -A med_rps med_p99 med_srv med_redis med_srv_us med_redis_us
+	for name in baseline local shared; do
+		# shellcheck disable=SC2046 # one number per line, split on purpose
+		{
+			med_rps[$name]=$(median $(awk '{ print $1 }' "$tmp/get.$name"))
+			med_p99[$name]=$(median $(awk '{ print $2 }' "$tmp/get.$name"))
+			med_srv[$name]=$(median $(awk '{ print $3 }' "$tmp/get.$name"))
+			med_redis[$name]=$(median $(awk '{ print $4 }' "$tmp/get.$name"))
+			med_srv_us[$name]=$(median $(awk '{ print $9 }' "$tmp/get.$name"))
+			med_redis_us[$name]=$(median $(awk '{ print $10 }' "$tmp/get.$name"))
+		}
+	done
+	others=$(awk '$6 > m { m = $6 } END { print m + 0 }' "$tmp"/get.*)
+	noisy=
+	((others <= NOISY_LIMIT)) || noisy=" [NOISY: others took up to ${others}% of a core]"
+	echo
+	echo "   medians of $RUNS runs:"
+	printf '   %-9s %9s %9s %11s %11s %9s %9s %10s %12s\n' scenario "req/s" "p99 ms" "req/s ratio" "p99 ratio" "srv-cpu" "redis-cpu" \
+		"srv-us/req" "redis-us/req"
+	for name in baseline local shared; do
+		printf '   %-9s %9.0f %9.2f %11s %11s %8.0f%% %8.0f%% %10.2f %12.2f\n' "$name" "${med_rps[$name]}" "${med_p99[$name]}" \
+			"$(awk -v a="${med_rps[$name]}" -v b="${med_rps[baseline]}" 'BEGIN { printf "%.3f", a / b }')" \
+			"$(awk -v a="${med_p99[$name]}" -v b="${med_p99[baseline]}" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')" \
+			"${med_srv[$name]}" "${med_redis[$name]}" "${med_srv_us[$name]}" "${med_redis_us[$name]}"
+	done
+	local_ratio=$(awk -v a="${med_rps[local]}" -v b="${med_rps[baseline]}" 'BEGIN { printf "%.3f", a / b }')
+	shared_ratio=$(awk -v a="${med_rps[shared]}" -v b="${med_rps[baseline]}" 'BEGIN { printf "%.3f", a / b }')
+	local_verdict=$(awk -v r="$local_ratio" -v t="$LOCAL_TARGET" 'BEGIN { print (r >= t ? "PASS" : "FAIL") }')
+	errors=$(awk '{ e += $7 } END { print e + 0 }' "$tmp"/get.*)
+	((errors == 0)) || local_verdict="FAIL (errors)"
+	[[ -z $noisy ]] || echo "   !!! other processes took up to ${others}% of a core during these runs: the ratios are unreliable"
+	if [[ -n ${sample_body[baseline]:-} ]]; then
+		for name in local shared; do
+			[[ ${sample_body[$name]:-} == "${sample_body[baseline]}" ]] ||
+				problems+=("get: $name answered '${sample_body[$name]:0:120}' for key 0, the baseline '${sample_body[baseline]:0:120}'")
+		done
+	fi
+	summary+=("$(printf 'get local hits   %6.0f req/s (%s x baseline %.0f; target >= %s) %s, p99 %.2f ms (baseline %.2f); warmkv CPU %.2f us/req (baseline %.2f)%s' \
+		"${med_rps[local]}" "$local_ratio" "${med_rps[baseline]}" "$LOCAL_TARGET" "$local_verdict" "${med_p99[local]}" "${med_p99[baseline]}" \
+		"${med_srv_us[local]}" "${med_srv_us[baseline]}" "$noisy")")
+	summary+=("$(printf 'get shared hits  %6.0f req/s (%s x baseline; reported), p99 %.2f ms; CPU %.2f us/req in warmkv + %.2f in redis-server (%.0f%% of a core)%s' \
+		"${med_rps[shared]}" "$shared_ratio" "${med_p99[shared]}" "${med_srv_us[shared]}" "${med_redis_us[shared]}" "${med_redis[shared]}" "$noisy")")
+fi
+
+# ---------------------------------------------------------------- zipf
+if wants zipf; then
+	echo
+	echo "== zipf: GETs of $ZIPF_KEYS keys (all in Redis), Zipf s=$ZIPF_S, $ZIPF_CONNS connections (bench/sharedload),"
+	echo "   LOCAL_TTL=$ZIPF_TTL, local cache SIZE=$ZIPF_SIZE; 2s warm-up, then $ZIPF_DURATION measured"
+	wait_idle
+	start_server zipf "$tmp/zipf.server.log" REDIS_URL="$redis_url" LOCAL_TTL="$ZIPF_TTL" SIZE="$ZIPF_SIZE"
+	out=$tmp/zipf.client.log
+	t0=$(cpu_ticks "$server_pid")
+	r0=$(cpu_ticks "$redis_pid")
+	c0=$(children_ticks)
+	m0=$(machine_ticks)
+	if ! timeout -k 5 $((zipf_s + 60)) "$tmp/sharedload" zipf -url "http://127.0.0.1:$server_port" -keys "$ZIPF_KEYS" \
+		-s "$ZIPF_S" -c "$ZIPF_CONNS" -warmup 2s -d "$ZIPF_DURATION" -key-len "$KEY_LEN" -value-len "$VALUE_LEN" >"$out" 2>&1; then
+		problems+=("zipf: the client failed: $(grep -v '^result' "$out" | tail -n 3 | tr '\n' ' ')")
+	fi
+	t1=$(cpu_ticks "$server_pid")
+	r1=$(cpu_ticks "$redis_pid")
+	c1=$(children_ticks)
+	m1=$(machine_ticks)
+	kill -0 "$server_pid" 2>/dev/null || problems+=("zipf: the server died; see its log")
+	stop_server
+	grep '^!!!' "$out" || true
+	line=$(result_line "$out")
+	[[ -n $line ]] || {
+		cat "$out" >&2
+		die "no zipf result"
+	}
+	read -r srv_cpu redis_cpu client_cpu other_cpu < <(cpu_shares "$t0" "$t1" "$r0" "$r1" "$c0" "$c1" "$m0" "$m1")
+	hit=$(field hitRatio "$line")
+	echo "   local hit ratio $hit = localHits $(field localHits "$line") / (localHits + sharedHits $(field sharedHits "$line") + sharedMisses $(field sharedMisses "$line"))"
+	echo "   ideal $(field idealRatio "$line"): the $(field maxSize "$line") most popular keys always local, never expiring"
+	remote=$(($(field sharedHits "$line") + $(field sharedMisses "$line")))
+	first=$(field firstReads "$line")
+	echo "   of the $remote reads Redis answered, $first were a key's first read (no cache avoids those);" \
+		"the other $((remote - first)) re-fetched a copy older than LOCAL_TTL or evicted"
+	warm_hit=$(awk -v l="$(field localHits "$line")" -v r="$remote" -v f="$first" 'BEGIN { printf "%.4f", (l + r - f > 0 ? l / (l + r - f) : 0) }')
+	echo "   hit ratio of the reads that were not a key's first: $warm_hit"
+	if (($(field distinctKeys "$line") < $(field maxSize "$line"))); then
+		echo "   the run read $(field distinctKeys "$line") distinct keys, fewer than SIZE: the local cache never filled, so its size did not limit the ratio"
+	fi
+	echo "   $(field rps "$line") req/s, p50 $(field p50ms "$line") ms, p99 $(field p99ms "$line") ms (seen by the Go client);" \
+		"CPU (% of a core, whole run): warmkv $srv_cpu, redis-server $redis_cpu, client $client_cpu, others $other_cpu"
+	echo "   local copies at the end: $(field localKeys "$line") (SIZE $(field maxSize "$line")); wrong answers $(field wrong "$line"), failed requests $(field failed "$line")"
+	zipf_noisy=
+	((other_cpu <= NOISY_LIMIT)) || zipf_noisy=" [NOISY: others took ${other_cpu}% of a core]"
+	summary+=("$(printf 'zipf s=%s        local hit ratio %s (%s without first reads; ideal static %s) at %s req/s, p99 %s ms; %s keys, SIZE=%s, LOCAL_TTL=%s%s' \
+		"$ZIPF_S" "$hit" "$warm_hit" "$(field idealRatio "$line")" "$(field rps "$line")" "$(field p99ms "$line")" "$ZIPF_KEYS" "$ZIPF_SIZE" "$ZIPF_TTL" "$zipf_noisy")")
+fi
+
+echo
+echo "== summary (measured in $((SECONDS - started))s)"
+printf '   %s\n' "${summary[@]}"
+if ((${#problems[@]} > 0)); then
+	echo
+	echo "!!! PROBLEMS:"
+	printf '!!!   %s\n' "${problems[@]}"
+fi
+exit 0

@@ -76,24 +76,15 @@ cleanup() {
 		wait "$conns_pid" 2>/dev/null || true
 	fi
 	stop_server
-	if [[ -n ${LOG_DIR:-} ]] && mkdir -p "$LOG_DIR"; then
-		cp "$tmp"/*.log "$LOG_DIR"/ 2>/dev/null || true
-	fi
+	keep_logs
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "== building (into $tmp)"
-if [[ -n ${WARMKV_BIN:-} ]]; then
-	[[ -x $WARMKV_BIN ]] || die "WARMKV_BIN=$WARMKV_BIN is not an executable"
-	warmkv_bin=$WARMKV_BIN
-else
-	(cd "$root" && go build -o "$tmp/warmkv" .) || die "go build of warmkv failed"
-	warmkv_bin=$tmp/warmkv
-fi
-(cd "$root" && go build -o "$tmp/conns" ./bench/conns) || die "go build of bench/conns failed"
-(cd "$root" && go build -o "$tmp/preload" ./bench/preload) || die "go build of bench/preload failed"
+build_warmkv
+build_tools conns preload
 echo "   warmkv: $warmkv_bin"
 
 ncpu=$(grep -c '^cpu[0-9]' /proc/stat)

@@ -94,22 +94,14 @@ server_port=
 # shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
 	stop_server
-	if [[ -n ${LOG_DIR:-} ]] && mkdir -p "$LOG_DIR"; then
-		cp "$tmp"/*.log "$LOG_DIR"/ 2>/dev/null || true
-	fi
+	keep_logs
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "== building (into $tmp)"
-if [[ -n ${WARMKV_BIN:-} ]]; then
-	[[ -x $WARMKV_BIN ]] || die "WARMKV_BIN=$WARMKV_BIN is not an executable"
-	warmkv_bin=$WARMKV_BIN
-else
-	(cd "$root" && go build -o "$tmp/warmkv" .) || die "go build of warmkv failed"
-	warmkv_bin=$tmp/warmkv
-fi
+build_warmkv
 if [[ -n ${BASELINE_BIN:-} ]]; then
 	[[ -x $BASELINE_BIN ]] || die "BASELINE_BIN=$BASELINE_BIN is not an executable"
 	baseline_bin=$BASELINE_BIN
@@ -117,7 +109,7 @@ else
 	(cd "$root" && go build -o "$tmp/baseline" ./bench/baseline) || die "go build of bench/baseline failed"
 	baseline_bin=$tmp/baseline
 fi
-(cd "$root" && go build -o "$tmp/preload" ./bench/preload) || die "go build of bench/preload failed"
+build_tools preload
 echo "   warmkv:   $warmkv_bin"
 echo "   baseline: $baseline_bin"
 

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154,SC2034 # root, tmp and die come from the sourcing script; warmkv_bin goes back to it
 # lib.sh: helpers the load scripts share. Source it after defining die (each
 # script names itself in its errors) and, for stop_server, the server_pid
 # variable.
@@ -71,4 +72,31 @@ busy_percent() {
 	sleep "$1"
 	read -r b1 t1 <<<"$(machine_ticks)"
 	awk -v b="$((b1 - b0))" -v t="$((t1 - t0))" -v n="$(grep -c '^cpu[0-9]' /proc/stat)" 'BEGIN { printf "%.0f", (t > 0 ? b / t * n * 100 : 0) }'
+}
+
+# build_warmkv sets warmkv_bin: $WARMKV_BIN when given, else a fresh build of
+# the repo root ($root) into $tmp.
+build_warmkv() {
+	if [[ -n ${WARMKV_BIN:-} ]]; then
+		[[ -x $WARMKV_BIN ]] || die "WARMKV_BIN=$WARMKV_BIN is not an executable"
+		warmkv_bin=$WARMKV_BIN
+	else
+		(cd "$root" && go build -o "$tmp/warmkv" .) || die "go build of warmkv failed"
+		warmkv_bin=$tmp/warmkv
+	fi
+}
+
+# build_tools NAME...: builds each bench/NAME program into $tmp/NAME.
+build_tools() {
+	local name
+	for name in "$@"; do
+		(cd "$root" && go build -o "$tmp/$name" "./bench/$name") || die "go build of bench/$name failed"
+	done
+}
+
+# keep_logs copies the run's logs ($tmp/*.log) to $LOG_DIR when it is set.
+keep_logs() {
+	if [[ -n ${LOG_DIR:-} ]] && mkdir -p "$LOG_DIR"; then
+		cp "$tmp"/*.log "$LOG_DIR"/ 2>/dev/null || true
+	fi
 }

@@ -108,18 +108,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "== building (into $tmp)"
-if [[ -n ${WARMKV_BIN:-} ]]; then
-	[[ -x $WARMKV_BIN ]] || die "WARMKV_BIN=$WARMKV_BIN is not an executable"
-	warmkv_bin=$WARMKV_BIN
-else
-	(cd "$root" && go build -o "$tmp/warmkv" .) || die "go build of warmkv failed"
-	warmkv_bin=$tmp/warmkv
-fi
-(cd "$root" && go build -o "$tmp/flood" ./bench/flood) || die "go build of bench/flood failed"
-(cd "$root" && go build -o "$tmp/preload" ./bench/preload) || die "go build of bench/preload failed"
+build_warmkv
+build_tools flood preload
 storm=""
 if ((STORM_CONNS > 0)); then
-	(cd "$root" && go build -o "$tmp/conns" ./bench/conns) || die "go build of bench/conns failed"
+	build_tools conns
 	storm=" + a storm of $STORM_CONNS connections opened, held $STORM_HOLD and closed, over and over"
 fi
 echo "   warmkv: $warmkv_bin"

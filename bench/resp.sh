@@ -67,22 +67,14 @@ server_port=
 # shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
 	stop_server
-	if [[ -n ${LOG_DIR:-} ]] && mkdir -p "$LOG_DIR"; then
-		cp "$tmp"/*.log "$LOG_DIR"/ 2>/dev/null || true
-	fi
+	keep_logs
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "== building (into $tmp)"
-if [[ -n ${WARMKV_BIN:-} ]]; then
-	[[ -x $WARMKV_BIN ]] || die "WARMKV_BIN=$WARMKV_BIN is not an executable"
-	warmkv_bin=$WARMKV_BIN
-else
-	(cd "$root" && go build -o "$tmp/warmkv" .) || die "go build of warmkv failed"
-	warmkv_bin=$tmp/warmkv
-fi
+build_warmkv
 echo "   warmkv: $warmkv_bin"
 echo "   redis:  $(redis-server --version)"
 echo "   load:   $(redis-benchmark --version 2>/dev/null || echo redis-benchmark)"

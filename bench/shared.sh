@@ -143,24 +143,15 @@ cleanup() {
 	stop_server
 	stop_pid "$other_pid"
 	stop_pid "$redis_pid"
-	if [[ -n ${LOG_DIR:-} ]] && mkdir -p "$LOG_DIR"; then
-		cp "$tmp"/*.log "$LOG_DIR"/ 2>/dev/null || true
-	fi
+	keep_logs
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "== building (into $tmp)"
-if [[ -n ${WARMKV_BIN:-} ]]; then
-	[[ -x $WARMKV_BIN ]] || die "WARMKV_BIN=$WARMKV_BIN is not an executable"
-	warmkv_bin=$WARMKV_BIN
-else
-	(cd "$root" && go build -o "$tmp/warmkv" .) || die "go build of warmkv failed"
-	warmkv_bin=$tmp/warmkv
-fi
-(cd "$root" && go build -o "$tmp/preload" ./bench/preload) || die "go build of bench/preload failed"
-(cd "$root" && go build -o "$tmp/sharedload" ./bench/sharedload) || die "go build of bench/sharedload failed"
+build_warmkv
+build_tools preload sharedload
 echo "   warmkv: $warmkv_bin"
 
 # holds_lock: whether this shell inherited an open descriptor of the lock

@@ -120,24 +120,15 @@ cleanup() {
 		wait "$attack_pid" 2>/dev/null || true
 	fi
 	stop_server
-	if [[ -n ${LOG_DIR:-} ]] && mkdir -p "$LOG_DIR"; then
-		cp "$tmp"/*.log "$LOG_DIR"/ 2>/dev/null || true
-	fi
+	keep_logs
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "== building (into $tmp)"
-if [[ -n ${WARMKV_BIN:-} ]]; then
-	[[ -x $WARMKV_BIN ]] || die "WARMKV_BIN=$WARMKV_BIN is not an executable"
-	warmkv_bin=$WARMKV_BIN
-else
-	(cd "$root" && go build -o "$tmp/warmkv" .) || die "go build of warmkv failed"
-	warmkv_bin=$tmp/warmkv
-fi
-(cd "$root" && go build -o "$tmp/preload" ./bench/preload) || die "go build of bench/preload failed"
-(cd "$root" && go build -o "$tmp/slowloris" ./bench/slowloris) || die "go build of bench/slowloris failed"
+build_warmkv
+build_tools preload slowloris
 
 if [[ -n $BENCH_LOCK ]]; then
 	echo "== waiting for $BENCH_LOCK (other load runs on this box)"

@@ -123,14 +123,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "== building (into $tmp)"
-if [[ -n ${WARMKV_BIN:-} ]]; then
-	[[ -x $WARMKV_BIN ]] || die "WARMKV_BIN=$WARMKV_BIN is not an executable"
-	warmkv_bin=$WARMKV_BIN
-else
-	(cd "$root" && go build -o "$tmp/warmkv" .) || die "go build of warmkv failed"
-	warmkv_bin=$tmp/warmkv
-fi
-(cd "$root" && go build -o "$tmp/soak" ./bench/soak) || die "go build of bench/soak failed"
+build_warmkv
+build_tools soak
 
 summary=()
 failed=0

@@ -2,7 +2,7 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: help run build test bench bench-http bench-memory bench-conns bench-slow bench-redisclient bench-shared soak fuzz lint ci clean
+.PHONY: help run build test bench bench-http bench-memory bench-conns bench-slow bench-redisclient bench-shared bench-overload soak fuzz lint ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ bench-redisclient: ## rueidis vs go-redis against a local redis-server (needs re
 
 bench-shared: ## shared Redis tier: local and shared GETs vs no Redis, zipf hit ratio, cross-instance staleness (needs wrk, redis-server)
 	bash bench/shared.sh
+
+bench-overload: ## open-loop (vegeta) GETs at rising rates: throughput-latency table and PNG
+	bash bench/overload.sh
 
 soak: ## 10-minute soak checked against a model; RSS stable (SOAK_DURATION=60s for a smoke run)
 	bash bench/soak.sh

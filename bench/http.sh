@@ -137,18 +137,6 @@ start_server() {
 clk_tck=$(getconf CLK_TCK)
 ncpu=$(grep -c '^cpu[0-9]' /proc/stat)
 
-# wait_idle: with WAIT_IDLE set, wait (up to WAIT_IDLE seconds) until the box
-# is idle, because other processes steal CPU from wrk and the server.
-wait_idle() {
-	local waited=0 busy
-	((WAIT_IDLE > 0)) || return 0
-	while busy=$(busy_percent 1) && ((busy >= 10 && waited < WAIT_IDLE)); do
-		((waited == 0)) && echo "   (waiting for the box to go idle: ${busy}% of a core busy)"
-		waited=$((waited + 1))
-	done
-	((busy < 10)) || echo "   !!! still ${busy}% of a core busy after WAIT_IDLE=${WAIT_IDLE}s; running anyway"
-}
-
 # Other processes on the box make every figure meaningless; say so up front.
 idle_busy=$(busy_percent 2)
 echo "== box: $ncpu CPUs; before starting, other processes use ${idle_busy}% of one core"
@@ -166,15 +154,6 @@ to_ms() {
 		if (t ~ /m$/) { sub(/m$/, "", t); printf "%.3f", t * 60000; exit }
 		if (t ~ /h$/) { sub(/h$/, "", t); printf "%.3f", t * 3600000; exit }
 		exit 1
-	}'
-}
-
-# median of the arguments (mean of the middle two for an even count).
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-		if (NR == 0) exit 1
-		if (NR % 2) printf "%.3f", v[(NR + 1) / 2]
-		else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2
 	}'
 }
 

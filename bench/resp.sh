@@ -117,14 +117,6 @@ if ((idle_busy > 10)); then
 	echo "!!! THE BOX IS NOT IDLE (${idle_busy}% of a core busy before any benchmark process started): expect noisy ratios"
 fi
 
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-		if (NR == 0) exit 1
-		if (NR % 2) printf "%.3f", v[(NR + 1) / 2]
-		else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2
-	}'
-}
-
 problems=()
 
 # measure P SERVER RUN ATTEMPT: a fresh server, one redis-benchmark of SET

@@ -181,18 +181,6 @@ if ((idle_busy > 10)); then
 	top -bn1 -o %CPU 2>/dev/null | sed -n '8,12p' | sed 's/^/!!!   /' || true
 fi
 
-# wait_idle: with WAIT_IDLE set, wait (up to WAIT_IDLE seconds) until the box
-# is idle, because other processes steal CPU from the clients and the servers.
-wait_idle() {
-	local waited=0 busy
-	((WAIT_IDLE > 0)) || return 0
-	while busy=$(busy_percent 1) && ((busy >= 10 && waited < WAIT_IDLE)); do
-		((waited == 0)) && echo "   (waiting for the box to go idle: ${busy}% of a core busy)"
-		waited=$((waited + 1))
-	done
-	((busy < 10)) || echo "   !!! still ${busy}% of a core busy after WAIT_IDLE=${WAIT_IDLE}s; running anyway"
-}
-
 # field NAME LINE: the value of NAME=value in a sharedload result line.
 field() {
 	awk -v name="$1" '{ for (i = 1; i <= NF; i++) if (index($i, name "=") == 1) { print substr($i, length(name) + 2); exit } }' <<<"$2"
@@ -202,15 +190,6 @@ field() {
 # (the last one matching FILTER if given).
 result_line() {
 	grep "^result ${2:-}" "$1" | tail -n 1 || true
-}
-
-# median of the arguments (mean of the middle two for an even count).
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-		if (NR == 0) exit 1
-		if (NR % 2) printf "%.3f", v[(NR + 1) / 2]
-		else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2
-	}'
 }
 
 # to_ms converts a wrk time ("850.12us", "1.23ms", "2.00s") to ms.

@@ -188,7 +188,6 @@ for run in $(seq "$RUNS"); do
 	phase "$run" "during snapshots" "$tmp/during"
 done
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # The verdict uses the runs during which the box was otherwise quiet, if each
 # phase has one; otherwise all of them, and says so.
 clean() { awk -v l="$NOISY_LIMIT" '$3 <= l' "$1"; }
@@ -201,8 +200,10 @@ else
 	cp "$tmp/during" "$tmp/during.used"
 	note=" (NOISY: other processes were busy during every run of a phase; do not trust it)"
 fi
-quiet=$(awk '{ print $1 }' "$tmp/quiet.used" | median)
-during=$(awk '{ print $1 }' "$tmp/during.used" | median)
+# shellcheck disable=SC2046 # one number per word, on purpose
+quiet=$(median $(awk '{ print $1 }' "$tmp/quiet.used"))
+# shellcheck disable=SC2046
+during=$(median $(awk '{ print $1 }' "$tmp/during.used"))
 ratio=$(awk -v d="$during" -v q="$quiet" 'BEGIN { printf "%.2f", d / q }')
 verdict=$(awk -v r="$ratio" -v t="$P99_TARGET" 'BEGIN { print (r <= t) ? "PASS" : "FAIL" }')
 echo

@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -71,6 +72,9 @@ func faces(t *testing.T, h *Handler) []face {
 	send := func(client *http.Client, base string) func(*testing.T, *http.Request) *http.Response {
 		return func(t *testing.T, req *http.Request) *http.Response {
 			t.Helper()
+			if base == fastBase && req.ContentLength > int64(h.maxBody) {
+				return sendOversized(t, ln, req)
+			}
 			u := *req.URL
 			u.Scheme, u.Host = "http", strings.TrimPrefix(base, "http://")
 			req.URL = &u
@@ -86,8 +90,31 @@ func faces(t *testing.T, h *Handler) []face {
 	}
 	return []face{
 		{"net/http", send(netSrv.Client(), netSrv.URL)},
-		{"fasthttp", send(fastClient, "http://fasthttp.test")},
+		{"fasthttp", send(fastClient, fastBase)},
 	}
+}
+
+const fastBase = "http://fasthttp.test"
+
+// sendOversized sends a request whose body is over the limit the way a
+// careful client does: fasthttp answers 413 after the headers and closes
+// the connection, so writing the rest of the body may fail. net/http's
+// Transport then reports the write error or the response, whichever it sees
+// first, which made the contract test flaky; reading the response whatever
+// the write did is deterministic.
+func sendOversized(t *testing.T, ln *fasthttputil.InmemoryListener, req *http.Request) *http.Response {
+	t.Helper()
+	conn, err := ln.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	go func() { _ = req.Write(conn) }() // fails once the server has closed; the answer is already sent
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }
 
 func request(method, target, body string) *http.Request {

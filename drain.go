@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -18,21 +21,64 @@ const silentGrace = 100 * time.Millisecond
 // one silent client (a browser's speculative preconnect, a TCP health check)
 // would otherwise hold the drain that long, or fail it when SHUTDOWN_TIMEOUT is
 // shorter. No request has started on such a connection.
+//
+// It also rides out accept errors that pass, which fasthttp would take as the
+// end of the listener (see Accept).
 type drainListener struct {
 	net.Listener
+	logger   *slog.Logger
+	closing  chan struct{} // closed by Close, to end an accept back-off at once
 	mu       sync.Mutex
 	silent   map[*drainConn]struct{}
 	closedAt time.Time // zero while open
 }
 
-func newDrainListener(ln net.Listener) *drainListener {
-	return &drainListener{Listener: ln, silent: make(map[*drainConn]struct{})}
+func newDrainListener(ln net.Listener, logger *slog.Logger) *drainListener {
+	return &drainListener{Listener: ln, logger: logger, closing: make(chan struct{}), silent: make(map[*drainConn]struct{})}
 }
 
+// Accept back-off bounds, as net/http's Server uses for the same errors.
+const (
+	firstAcceptBackoff = 5 * time.Millisecond
+	maxAcceptBackoff   = time.Second
+)
+
+// Accept waits for the next connection. When the process is out of file
+// descriptors (EMFILE, ENFILE) or the kernel of buffers (ENOBUFS, ENOMEM),
+// accept fails until some connection closes; fasthttp treats any such error
+// as permanent and stops serving every client for good. Here the listener
+// instead waits, 5 ms doubling up to 1 s, and tries again: the connections it
+// cannot take yet wait in the kernel's backlog, the ones it holds keep being
+// served. It logs once when that starts and once when it ends.
 func (l *drainListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	var backoff time.Duration
+	var failures int
+	var c net.Conn
+	for {
+		var err error
+		c, err = l.Listener.Accept()
+		if err == nil {
+			break
+		}
+		if !acceptErrorPasses(err) {
+			return nil, err
+		}
+		if failures == 0 {
+			l.logger.Warn("cannot accept connections for now; serving the open ones and retrying (raise the open-file limit: ulimit -n, or docker run --ulimit nofile=...)",
+				"err", err)
+			backoff = firstAcceptBackoff
+		} else {
+			backoff = min(2*backoff, maxAcceptBackoff)
+		}
+		failures++
+		select {
+		case <-time.After(backoff):
+		case <-l.closing:
+			return nil, net.ErrClosed
+		}
+	}
+	if failures > 0 {
+		l.logger.Info("accepting connections again", "failed_accepts", failures)
 	}
 	dc := &drainConn{Conn: c, l: l}
 	l.mu.Lock()
@@ -51,6 +97,7 @@ func (l *drainListener) Close() error {
 	err := l.Listener.Close()
 	l.mu.Lock()
 	if l.closedAt.IsZero() {
+		close(l.closing)
 		l.closedAt = time.Now()
 		cutoff := l.closedAt.Add(silentGrace)
 		for c := range l.silent {
@@ -61,6 +108,13 @@ func (l *drainListener) Close() error {
 	}
 	l.mu.Unlock()
 	return err
+}
+
+// acceptErrorPasses reports whether an accept error ends when resources free
+// up, rather than meaning the listener is gone.
+func acceptErrorPasses(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
 }
 
 func (l *drainListener) forget(c *drainConn) {

@@ -135,7 +135,7 @@ func serve(a *app.App) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(newDrainListener(ln)) }()
+	go func() { served <- srv.Serve(newDrainListener(ln, logger)) }()
 	a.StartSnapshots(ctx)
 
 	select {

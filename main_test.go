@@ -78,9 +78,16 @@ func (b *syncBuffer) String() string {
 // start runs the binary with env on a free loopback port and waits for /healthz.
 func start(t *testing.T, env ...string) *server {
 	t.Helper()
+	return startCommand(t, []string{binary}, env...)
+}
+
+// startCommand is start with the command line that runs the binary, for a
+// wrapper that changes its limits.
+func startCommand(t *testing.T, argv []string, env ...string) *server {
+	t.Helper()
 	port := freePort(t)
 	s := &server{port: port, base: fmt.Sprintf("http://127.0.0.1:%d", port), stderr: new(syncBuffer), done: make(chan error, 1)}
-	s.cmd = exec.Command(binary)
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	// RESP_PORT=0: tests run in parallel and must not all claim Redis-protocol port 6380.
 	s.cmd.Env = append(os.Environ(), append([]string{"PORT=" + strconv.Itoa(port), "BIND=127.0.0.1", "MAX_MEMORY=64MiB", "RESP_PORT=0"}, env...)...)
 	s.cmd.Stderr = s.stderr

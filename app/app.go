@@ -81,6 +81,7 @@ func Build(cfg config.Config, public fs.FS, version string, logger *slog.Logger)
 		Snapshot:       saveNow,
 		AuthToken:      cfg.AuthToken,
 		CORSOrigins:    cfg.CORSOrigins,
+		MaxInFlight:    cfg.MaxInFlight,
 	})
 	if err != nil {
 		if shared != nil {

@@ -51,6 +51,11 @@ type Config struct {
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
 
+	// MaxInFlight (MAX_IN_FLIGHT) bounds the HTTP requests the standalone server
+	// works on at once; past it they get 503 with Retry-After. 0 derives the
+	// bound from the cores (see handler.Options.MaxInFlight), -1 turns it off.
+	MaxInFlight int
+
 	Memory Memory
 
 	// The Redis-protocol (RESP) port of the standalone server.
@@ -111,6 +116,8 @@ const (
 	defaultMaxBodyBytes   = 16 << 10
 	defaultMaxHeaderBytes = 8 << 10
 	minMaxHeaderBytes     = 1 << 10
+
+	maxMaxInFlight = 1 << 20
 
 	defaultRespPort            = 6380
 	defaultRespBind            = "127.0.0.1"
@@ -178,6 +185,8 @@ func Load(env Env) (Config, error) {
 		WriteTimeout:      l.duration("WRITE_TIMEOUT", 10*time.Second),
 		IdleTimeout:       l.duration("IDLE_TIMEOUT", 60*time.Second),
 		ShutdownTimeout:   l.duration("SHUTDOWN_TIMEOUT", 10*time.Second),
+		MaxInFlight: l.integer("MAX_IN_FLIGHT", 0, -1, maxMaxInFlight,
+			fmt.Sprintf("a number of requests 1-%d, 0 to derive it from the cores, or -1 for no bound", maxMaxInFlight)),
 	}
 	c.MaxBodyBytes = l.maxBodyBytes(c.MaxKeyLength, c.MaxValueLength)
 	l.resp(&c)

@@ -79,6 +79,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"WRITE_TIMEOUT":       "3s",
 		"IDLE_TIMEOUT":        "4m",
 		"SHUTDOWN_TIMEOUT":    "500ms",
+		"MAX_IN_FLIGHT":       "64",
 		"MAX_MEMORY":          "128MiB",
 
 		"RESP_PORT":              "6390",
@@ -114,6 +115,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		WriteTimeout:      3 * time.Second,
 		IdleTimeout:       4 * time.Minute,
 		ShutdownTimeout:   500 * time.Millisecond,
+		MaxInFlight:       64,
 		Memory:            Memory{Budget: 128 << 20, Source: "MAX_MEMORY"},
 
 		RespPort:            6390,
@@ -220,6 +222,8 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"BIND", "under_score", `BIND="under_score": want an IP address or hostname without a port (the port comes from PORT), or empty for all interfaces`},
 		{"BIND", "[localhost]", `BIND="[localhost]": want an IP address or hostname without a port (the port comes from PORT), or empty for all interfaces`},
 		{"BIND", strings.Repeat("a", 64), `BIND="` + strings.Repeat("a", 64) + `": want an IP address or hostname without a port (the port comes from PORT), or empty for all interfaces`},
+		{"MAX_IN_FLIGHT", "-2", `MAX_IN_FLIGHT="-2": want a number of requests 1-1048576, 0 to derive it from the cores, or -1 for no bound`},
+		{"MAX_IN_FLIGHT", "lots", `MAX_IN_FLIGHT="lots": want a number of requests 1-1048576, 0 to derive it from the cores, or -1 for no bound`},
 		{"LOG_LEVEL", "trace", `LOG_LEVEL="trace": want debug, info, warn or error`},
 		{"LOG_LEVEL", "warning", `LOG_LEVEL="warning": want debug, info, warn or error`},
 		{"SIZE", "-1", `SIZE="-1": want a whole number of entries 0-2147483648 (0 = derive it from the memory budget)`},

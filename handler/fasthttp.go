@@ -29,7 +29,14 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	req.Header = x.fastHeader
 	req.Body = ctx.PostBody()
 
-	h.Serve(req, resp)
+	if limited := h.admission.limits(req.Path); !limited {
+		h.Serve(req, resp)
+	} else if h.admission.enter() {
+		h.Serve(req, resp)
+		h.admission.leave()
+	} else {
+		h.overloaded(req, resp)
+	}
 	writeFastHTTP(ctx, resp)
 	if h.logger != nil {
 		h.logRequest(req.Method, string(ctx.Path()), resp.Status, began)

@@ -45,6 +45,10 @@ type Options struct {
 	// Snapshot, when set, writes a snapshot on POST /snapshot and returns how many
 	// keys it wrote; nil answers that snapshots are off.
 	Snapshot func() (keys int, err error)
+	// MaxInFlight bounds the requests the fasthttp face lets into the core at
+	// once; past it they are answered 503 with Retry-After (see shed.go). 0
+	// derives it from GOMAXPROCS, a negative value disables it.
+	MaxInFlight int
 }
 
 // Handler serves the warmkv API. It is safe for concurrent use.
@@ -65,6 +69,7 @@ type Handler struct {
 
 	authToken   string
 	corsOrigins []string
+	admission   admission
 }
 
 // New checks the options and builds the route table.
@@ -96,6 +101,7 @@ func New(o Options) (*Handler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	h.admission.limit = maxInFlight(o.MaxInFlight)
 	h.started = h.now()
 	h.metrics = newMetrics(o.Store, o.Version, o.Deployment)
 	if err := h.buildRoutes(o.Public); err != nil {

@@ -37,7 +37,7 @@ bench-redisclient: ## rueidis vs go-redis against a local redis-server (needs re
 bench-shared: ## shared Redis tier: local and shared GETs vs no Redis, zipf hit ratio, cross-instance staleness (needs wrk, redis-server)
 	bash bench/shared.sh
 
-bench-overload: ## open-loop (vegeta) GETs at rising rates: throughput-latency table and PNG
+bench-overload: ## open-loop (vegeta) GETs at rising rates, MAX_IN_FLIGHT on vs off: tables, PNGs, verdict
 	bash bench/overload.sh
 
 soak: ## 10-minute soak checked against a model; RSS stable (SOAK_DURATION=60s for a smoke run)

@@ -21,11 +21,14 @@ import (
 
 // step is what one rate step measured.
 type step struct {
-	Label    string
-	Offered  float64 // requests/s asked of vegeta
-	Sent     float64 // requests/s vegeta managed to start (below Offered when it ran out of CPU)
-	OK       float64 // 2xx answers/s completed within the step
-	Shed     float64 // 503 answers/s completed within the step
+	Label   string
+	Offered float64 // requests/s asked of vegeta
+	Sent    float64 // requests/s vegeta managed to start (below Offered when it ran out of CPU)
+	OK      float64 // 2xx answers/s completed within the step
+	Shed    float64 // 503 answers/s completed within the step, whatever their cause
+	// Refused counts the 503s/s of those from warmkv's admission control (by
+	// their message); the others come from a shared tier that did not answer.
+	Refused  float64
 	Other    float64 // any other answer, transport error or timeout, per second
 	Timeouts int     // requests that hit -timeout (counted in Other too)
 	// Latencies in milliseconds, of 2xx answers and of 503 answers.
@@ -37,10 +40,58 @@ type step struct {
 	FirstError                string
 }
 
-// stepHeader names the TSV columns, in the order writeStep writes them.
-var stepHeader = []string{"label", "offered", "sent", "ok_rps", "shed_rps", "other_rps", "timeouts",
-	"ok_p50_ms", "ok_p99_ms", "ok_max_ms", "shed_p50_ms", "shed_p99_ms", "shed_max_ms",
+// msgOverloaded starts the message of admission control's 503 (handler/shed.go).
+const msgOverloaded = "Server overloaded"
+
+// stepHeader names the TSV columns, in the order of step.fields.
+var stepHeader = []string{"label", "offered", "sent", "ok_rps", "503_rps", "refused_rps", "other_rps", "timeouts",
+	"ok_p50_ms", "ok_p99_ms", "ok_max_ms", "503_p50_ms", "503_p99_ms", "503_max_ms",
 	"bad_503", "gen_cpu_pct", "srv_cpu_pct", "others_cpu_pct", "first_error"}
+
+// numbers lists the numeric fields in column order (after label, before
+// first_error), for writing and parsing alike.
+func (s *step) numbers() []*float64 {
+	return []*float64{&s.Offered, &s.Sent, &s.OK, &s.Shed, &s.Refused, &s.Other, nil,
+		&s.OKP50, &s.OKP99, &s.OKMax, &s.ShedP50, &s.ShedP99, &s.ShedMax,
+		nil, &s.GenCPU, &s.SrvCPU, &s.OthersCPU}
+}
+
+func (s step) fields() []string {
+	out := []string{s.Label}
+	for i, p := range s.numbers() {
+		switch {
+		case p != nil:
+			out = append(out, strconv.FormatFloat(*p, 'f', 3, 64))
+		case stepHeader[i+1] == "timeouts":
+			out = append(out, strconv.Itoa(s.Timeouts))
+		default:
+			out = append(out, strconv.Itoa(s.BadShed))
+		}
+	}
+	return append(out, strings.Map(noTabs, s.FirstError))
+}
+
+func parseStep(fields []string) (step, error) {
+	if len(fields) != len(stepHeader) {
+		return step{}, fmt.Errorf("%d fields, want %d", len(fields), len(stepHeader))
+	}
+	s := step{Label: fields[0], FirstError: fields[len(fields)-1]}
+	for i, p := range s.numbers() {
+		v, err := strconv.ParseFloat(fields[i+1], 64)
+		if err != nil {
+			return step{}, fmt.Errorf("column %s: %w", stepHeader[i+1], err)
+		}
+		switch {
+		case p != nil:
+			*p = v
+		case stepHeader[i+1] == "timeouts":
+			s.Timeouts = int(v)
+		default:
+			s.BadShed = int(v)
+		}
+	}
+	return s, nil
+}
 
 func attackMain(args []string) error {
 	fs := flag.NewFlagSet("attack", flag.ExitOnError)
@@ -57,6 +108,7 @@ func attackMain(args []string) error {
 	maxConns := fs.Int("max-conns", 8000, "most connections vegeta opens (0 = no limit); keep it under the fd limits")
 	serverPID := fs.Int("server-pid", 0, "PID of the server, for its CPU use per step (0 = not measured)")
 	out := fs.String("out", "", "append the steps to this TSV file (with a header if it is new)")
+	warmup := fs.Duration("warmup", time.Second, "unrecorded sending at the first rate before the steps, to open connections")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the generator here")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -77,7 +129,9 @@ func attackMain(args []string) error {
 		if err != nil {
 			return err
 		}
-		pprof.StartCPUProfile(f)
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
 		defer pprof.StopCPUProfile()
 	}
 	targeter := newTargeter(*base, *keys, *keyLen, *putPercent, *valueLen)
@@ -95,11 +149,20 @@ func attackMain(args []string) error {
 			fmt.Fprintln(w, strings.Join(stepHeader, "\t"))
 		}
 	}
+	// One client for the whole run, as a real client keeps its connection pool:
+	// a fresh one per step would open hundreds of connections in its first
+	// milliseconds, a burst that says more about the client than the server.
+	transport := newFastTransport(u.Host, *maxConns, *timeout)
+	defer transport.client.CloseIdleConnections()
+	if *warmup > 0 {
+		runStep(transport, "warmup", rates[0], *warmup, 0, targeter)
+		time.Sleep(*pause)
+	}
 	for i, rate := range rates {
 		if i > 0 {
 			time.Sleep(*pause)
 		}
-		s := runStep(u.Host, *label, rate, *duration, *timeout, *maxConns, *serverPID, targeter)
+		s := runStep(transport, *label, rate, *duration, *serverPID, targeter)
 		writeStep(w, s)
 		fmt.Fprintf(os.Stderr, "%-9s offered %6.0f/s sent %6.0f/s: 2xx %6.0f/s (p99 %7.1fms) 503 %6.0f/s (p99 %6.1fms) other %5.0f/s  cpu gen %3.0f%% srv %3.0f%% others %3.0f%%\n",
 			s.Label, s.Offered, s.Sent, s.OK, s.OKP99, s.Shed, s.ShedP99, s.Other, s.GenCPU, s.SrvCPU, s.OthersCPU)
@@ -148,9 +211,7 @@ func newTargeter(base string, keys, keyLen, putPercent, valueLen int) vegeta.Tar
 }
 
 // runStep sends at rate for d and classifies every answer.
-func runStep(host, label string, rate int, d, timeout time.Duration, maxConns, serverPID int, targeter vegeta.Targeter) step {
-	transport := newFastTransport(host, maxConns, timeout)
-	defer transport.client.CloseIdleConnections()
+func runStep(transport *fastTransport, label string, rate int, d time.Duration, serverPID int, targeter vegeta.Targeter) step {
 	attacker := vegeta.NewAttacker(
 		vegeta.Client(&http.Client{
 			Transport:     transport,
@@ -161,7 +222,7 @@ func runStep(host, label string, rate int, d, timeout time.Duration, maxConns, s
 	pacer := vegeta.ConstantPacer{Freq: rate, Per: time.Second}
 
 	var okLat, shedLat []time.Duration
-	var okDone, shedDone, other, timeouts, badShed, sent int
+	var okDone, shedDone, refused, other, timeouts, badShed, sent int
 	var first, last time.Time
 	var firstErr string
 	genBefore, srvBefore, boxBefore := cpuTicks(os.Getpid()), cpuTicks(serverPID), busyTicks()
@@ -188,6 +249,9 @@ func runStep(host, label string, rate int, d, timeout time.Duration, maxConns, s
 			if inStep {
 				shedDone++
 			}
+			if inStep && bytes.Contains(res.Body, []byte(msgOverloaded)) {
+				refused++
+			}
 			if res.Headers.Get("Retry-After") == "" || !bytes.HasPrefix(res.Body, []byte(`{"status":"ERROR","message":`)) {
 				badShed++
 				if firstErr == "" {
@@ -209,7 +273,7 @@ func runStep(host, label string, rate int, d, timeout time.Duration, maxConns, s
 	secs := d.Seconds()
 	s := step{
 		Label: label, Offered: float64(rate),
-		OK: float64(okDone) / secs, Shed: float64(shedDone) / secs, Other: float64(other) / secs,
+		OK: float64(okDone) / secs, Shed: float64(shedDone) / secs, Refused: float64(refused) / secs, Other: float64(other) / secs,
 		Timeouts: timeouts, BadShed: badShed, FirstError: firstErr,
 		GenCPU: ticksPercent(genAfter-genBefore, wall),
 	}
@@ -264,7 +328,7 @@ func cpuTicks(pid int) int64 {
 	return utime + stime
 }
 
-// busyTicks is the CPU time all processes used so far, in clock ticks, from
+// busyTicks is the CPU time (user, nice, system, steal) all processes used so far, in clock ticks, from
 // the first line of /proc/stat (0 if unknown).
 func busyTicks() int64 {
 	b, err := os.ReadFile("/proc/stat")
@@ -278,7 +342,10 @@ func busyTicks() int64 {
 	}
 	var busy int64
 	for i, v := range f[1:9] {
-		if i == 3 || i == 4 { // idle, iowait
+		// Skip idle and iowait, and irq and softirq: loopback TCP is mostly
+		// softirq work done on behalf of the server and the generator, which
+		// their own counters do not include; it is not somebody else's load.
+		if i == 3 || i == 4 || i == 5 || i == 6 {
 			continue
 		}
 		n, _ := strconv.ParseInt(v, 10, 64)
@@ -299,11 +366,7 @@ func ticksPercent(ticks int64, wall float64) float64 {
 
 func writeStep(w *os.File, s step) {
 	bw := bufio.NewWriter(w)
-	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
-	fields := []string{s.Label, f(s.Offered), f(s.Sent), f(s.OK), f(s.Shed), f(s.Other), strconv.Itoa(s.Timeouts),
-		f(s.OKP50), f(s.OKP99), f(s.OKMax), f(s.ShedP50), f(s.ShedP99), f(s.ShedMax),
-		strconv.Itoa(s.BadShed), f(s.GenCPU), f(s.SrvCPU), f(s.OthersCPU), strings.Map(noTabs, s.FirstError)}
-	bw.WriteString(strings.Join(fields, "\t"))
+	bw.WriteString(strings.Join(s.fields(), "\t"))
 	bw.WriteByte('\n')
 	bw.Flush()
 }

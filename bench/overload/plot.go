@@ -33,7 +33,7 @@ var (
 
 type canvas struct{ *image.RGBA }
 
-func writePlot(path string, runs map[string][]step, order []string) error {
+func writePlot(path, title string, runs map[string][]step, order []string) error {
 	var labels []string
 	for _, l := range order {
 		if len(runs[l]) > 0 {
@@ -77,7 +77,7 @@ func writePlot(path string, runs map[string][]step, order []string) error {
 	x0, x1 := marginL, plotW-marginR
 	xOf := func(rate float64) int { return x0 + int(rate/xMax*float64(x1-x0)+0.5) }
 
-	c.text(marginL, 15, "WARMKV UNDER OPEN-LOOP LOAD (VEGETA): 2XX THROUGHPUT AND P99 LATENCY VS OFFERED RATE", 2, black)
+	c.text(marginL, 15, title, 2, black)
 
 	// Top panel: throughput.
 	yTop := func(v float64) int { return topY + panelH - int(v/yMax*panelH+0.5) }
@@ -153,10 +153,11 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// niceCeil rounds v up to 1, 2 or 5 times a power of ten.
+// niceCeil rounds v up to a round multiple of a power of ten, one that ten
+// ticks divide into short labels.
 func niceCeil(v float64) float64 {
 	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 5, 10} {
+	for _, m := range []float64{1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10} {
 		if m*p >= v {
 			return m * p
 		}

@@ -17,6 +17,7 @@ import (
 func reportMain(args []string) error {
 	fs := flag.NewFlagSet("report", flag.ExitOnError)
 	pngPath := fs.String("png", "", "write the throughput-latency plot here")
+	title := fs.String("title", "warmkv under open-loop load (vegeta)", "the plot's title")
 	shedLabel := fs.String("shed", "shed", "label of the run with shedding on")
 	baseLabel := fs.String("baseline", "baseline", "label of the run with shedding off")
 	factor := fs.Float64("factor", 10, "above capacity, shed 2xx p99 must stay within this factor of its p99 at half load")
@@ -38,7 +39,7 @@ func reportMain(args []string) error {
 	printTable(os.Stdout, steps)
 	runs := byLabel(steps)
 	if *pngPath != "" {
-		if err := writePlot(*pngPath, runs, []string{*shedLabel, *baseLabel}); err != nil {
+		if err := writePlot(*pngPath, *title, runs, []string{*shedLabel, *baseLabel}); err != nil {
 			return err
 		}
 		fmt.Printf("\nplot: %s\n", *pngPath)
@@ -64,26 +65,11 @@ func readSteps(path string) ([]step, error) {
 		if line == 1 && len(fields) > 0 && fields[0] == stepHeader[0] {
 			continue
 		}
-		if len(fields) != len(stepHeader) {
-			return nil, fmt.Errorf("%s:%d: %d fields, want %d", path, line, len(fields), len(stepHeader))
+		st, err := parseStep(fields)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
 		}
-		var nums [15]float64
-		for i := range nums {
-			v, err := strconv.ParseFloat(fields[i+1], 64)
-			if err != nil {
-				return nil, fmt.Errorf("%s:%d: column %s: %w", path, line, stepHeader[i+1], err)
-			}
-			nums[i] = v
-		}
-		steps = append(steps, step{
-			Label: fields[0], Offered: nums[0], Sent: nums[1], OK: nums[2], Shed: nums[3], Other: nums[4],
-			Timeouts: int(nums[5]), OKP50: nums[6], OKP99: nums[7], OKMax: nums[8],
-			ShedP50: nums[9], ShedP99: nums[10], ShedMax: nums[11], BadShed: int(nums[12]),
-			GenCPU: nums[13], SrvCPU: nums[14], OthersCPU: 0, FirstError: fields[len(fields)-1],
-		})
-		if v, err := strconv.ParseFloat(fields[16], 64); err == nil {
-			steps[len(steps)-1].OthersCPU = v
-		}
+		steps = append(steps, st)
 	}
 	return steps, sc.Err()
 }
@@ -97,23 +83,26 @@ func byLabel(steps []step) map[string][]step {
 }
 
 func printTable(w io.Writer, steps []step) {
-	fmt.Fprintf(w, "%-9s %8s %8s | %8s %8s %8s %8s | %8s %8s %8s | %8s %8s %8s | %4s %4s %4s\n",
-		"run", "offered", "sent", "2xx/s", "503/s", "other/s", "timeouts",
+	fmt.Fprintf(w, "%-9s %8s %8s | %8s %8s %8s %8s %8s | %8s %8s %8s | %8s %8s %8s | %4s %4s %4s\n",
+		"run", "offered", "sent", "2xx/s", "503/s", "refused", "other/s", "timeouts",
 		"2xx p50", "2xx p99", "2xx max", "503 p50", "503 p99", "503 max", "gen%", "srv%", "oth%")
-	fmt.Fprintf(w, "%-9s %8s %8s | %8s %8s %8s %8s | %8s %8s %8s | %8s %8s %8s |\n",
-		"", "req/s", "req/s", "", "", "", "", "ms", "ms", "ms", "ms", "ms", "ms")
+	fmt.Fprintf(w, "%-9s %8s %8s | %8s %8s %8s %8s %8s | %8s %8s %8s | %8s %8s %8s |\n",
+		"", "req/s", "req/s", "", "", "(of 503)", "", "", "ms", "ms", "ms", "ms", "ms", "ms")
 	last := ""
 	for _, s := range steps {
 		if last != "" && s.Label != last {
 			fmt.Fprintln(w)
 		}
 		last = s.Label
-		fmt.Fprintf(w, "%-9s %8.0f %8.0f | %8.0f %8.0f %8.0f %8d | %8s %8s %8s | %8s %8s %8s | %4.0f %4.0f %4.0f\n",
-			s.Label, s.Offered, s.Sent, s.OK, s.Shed, s.Other, s.Timeouts,
+		fmt.Fprintf(w, "%-9s %8.0f %8.0f | %8.0f %8.0f %8.0f %8.0f %8d | %8s %8s %8s | %8s %8s %8s | %4.0f %4.0f %4.0f\n",
+			s.Label, s.Offered, s.Sent, s.OK, s.Shed, s.Refused, s.Other, s.Timeouts,
 			ms(s.OKP50), ms(s.OKP99), ms(s.OKMax), ms(s.ShedP50), ms(s.ShedP99), ms(s.ShedMax),
 			s.GenCPU, s.SrvCPU, s.OthersCPU)
-		if s.BadShed > 0 || (s.FirstError != "" && s.Other > 0) {
-			fmt.Fprintf(w, "%-9s !!! %d 503s without Retry-After or the JSON envelope; first problem: %.160s\n", "", s.BadShed, s.FirstError)
+		switch {
+		case s.BadShed > 0:
+			fmt.Fprintf(w, "%-9s !!! %d 503s without Retry-After or the JSON envelope: %.160s\n", "", s.BadShed, s.FirstError)
+		case s.Other > 0:
+			fmt.Fprintf(w, "%-9s     failed at the client (other/s), first: %.160s\n", "", s.FirstError)
 		}
 	}
 }
@@ -130,61 +119,88 @@ func ms(v float64) string {
 	return strconv.FormatFloat(v, 'f', 0, 64)
 }
 
-// verdict compares the runs. Capacity is the most 2xx/s the baseline achieved;
-// a step is above capacity when it offered at least 1.2x that. PASS needs, at
-// every such step of the shed run: 2xx p99 within factor x the shed run's p99
-// at about half load (never tighter than floorMs), 503s at least as fast as that
-// bound, and every 503 with Retry-After and the JSON envelope; and the baseline's
-// p99 at its top step beyond the same bound, which shows the run really
-// overloaded the server (else the comparison proves nothing).
+// verdict compares the runs. The latency bound is factor x the shed run's 2xx
+// p99 at about half load (half the baseline's best 2xx/s), never tighter than
+// floorMs. The baseline is overloaded at a step when its 2xx p99 went past the
+// bound or more than 1% of what was offered failed. PASS needs at least one
+// such step, and at every one of them the shed run's 2xx p99 within the bound,
+// its 503s at least as fast, and every 503 with Retry-After and the JSON
+// envelope. How many 2xx/s shedding kept is reported, not judged: refusing
+// trades answers for latency, and the bound sets the rate.
 func verdict(shed, base []step, factor, floorMs float64) []string {
 	if len(shed) == 0 || len(base) == 0 {
 		return []string{"verdict: INCONCLUSIVE (need both a shed and a baseline run)"}
 	}
-	capacity := 0.0
+	best := 0.0
 	for _, s := range base {
-		capacity = math.Max(capacity, s.OK)
+		best = math.Max(best, s.OK)
 	}
 	half := shed[0]
 	for _, s := range shed {
-		if math.Abs(s.Offered-capacity/2) < math.Abs(half.Offered-capacity/2) {
+		if math.Abs(s.Offered-best/2) < math.Abs(half.Offered-best/2) {
 			half = s
 		}
 	}
-	bound := math.Max(factor*half.OKP99, floorMs)
-	lines := []string{
-		fmt.Sprintf("capacity (most 2xx/s of the baseline): %.0f req/s; steps offering >= %.0f req/s (1.2x) count as above capacity", capacity, 1.2*capacity),
-		fmt.Sprintf("reference: shed run's 2xx p99 at %.0f req/s (about half load) = %sms; bound = max(%gx that, %gms) = %sms",
-			half.Offered, ms(half.OKP99), factor, floorMs, ms(bound)),
+	baseAt := make(map[float64]step)
+	for _, s := range base {
+		baseAt[s.Offered] = s
 	}
-	pass, above := true, 0
+	// Both runs are the same server below capacity: the lower of their p99s
+	// there is the reference, so that one run disturbed by another process
+	// does not loosen the bound.
+	ref := half.OKP99
+	if b, ok := baseAt[half.Offered]; ok && b.OKP99 > 0 {
+		ref = math.Min(ref, b.OKP99)
+	}
+	bound := math.Max(factor*ref, floorMs)
+	lines := []string{fmt.Sprintf("bound: %gx the 2xx p99 at %.0f req/s (about half the baseline's best, %.0f 2xx/s; the lower of the two runs) = %gx %sms, at least %gms: %sms",
+		factor, half.Offered, best, factor, ms(ref), floorMs, ms(bound))}
+	noisy := false
+	pass, overloaded := true, 0
 	for _, s := range shed {
-		if s.Offered < 1.2*capacity {
+		b, ok := baseAt[s.Offered]
+		if !ok || !(b.OKP99 > bound || b.Other > 0.01*b.Offered) {
 			continue
 		}
-		above++
-		okBounded := s.OKP99 <= bound
+		overloaded++
+		okBounded := s.OKP99 > 0 && s.OKP99 <= bound
 		shedFast := s.Shed == 0 || s.ShedP99 <= bound
-		pass = pass && okBounded && shedFast && s.BadShed == 0
-		lines = append(lines, fmt.Sprintf("  shed @ %6.0f req/s: 2xx p99 %sms (%s), 503 p99 %sms (%s), 503s lacking Retry-After/envelope: %d",
-			s.Offered, ms(s.OKP99), okWord(okBounded, "bounded", "OVER BOUND"), ms(s.ShedP99), okWord(shedFast, "fast", "SLOW"), s.BadShed))
+		pass = pass && okBounded && shedFast && s.BadShed == 0 && s.Other <= 0.01*s.Offered
+		note := ""
+		// Only the shed run's step counts: a deeply overloaded baseline makes
+		// kernel threads busy itself (thousands of connections), and noise there
+		// could only make the baseline look worse, which the verdict does not
+		// need beyond the bound.
+		if s.OthersCPU > noisyPercent {
+			noisy = true
+			note = " [NOISY: other processes took over 15% of a core]"
+		}
+		lines = append(lines, fmt.Sprintf("  @ %6.0f req/s: baseline 2xx p99 %sms, %.0f/s failed | shed 2xx p99 %sms (%s), 503 p99 %sms (%s), %.0f/s failed, %d bad 503s; 2xx/s kept %.0f%% of the baseline's%s",
+			s.Offered, ms(b.OKP99), b.Other, ms(s.OKP99), okWord(okBounded, "bounded", "OVER BOUND"),
+			ms(s.ShedP99), okWord(shedFast, "fast", "SLOW"), s.Other, s.BadShed, 100*s.OK/math.Max(b.OK, 1), note))
 	}
-	top := base[len(base)-1]
-	grew := top.OKP99 > bound || top.Other > 0.01*top.Offered
-	lines = append(lines, fmt.Sprintf("  baseline @ %6.0f req/s: 2xx p99 %sms, failed/timed out %.0f/s (%s)",
-		top.Offered, ms(top.OKP99), top.Other, okWord(grew, "latency grew past the bound: the run did overload", "NO GROWTH: not overloaded, raise RATES")))
+	if b, ok := baseAt[half.Offered]; ok && (half.OthersCPU > noisyPercent || b.OthersCPU > noisyPercent) {
+		noisy = true
+		lines = append(lines, "  [NOISY: other processes took over 15% of a core at the reference step]")
+	}
+	suffix := ""
+	if noisy {
+		suffix = ", NOISY: rerun on an idle box"
+	}
 	switch {
-	case above == 0:
-		lines = append(lines, "verdict: INCONCLUSIVE (no step offered 1.2x capacity; raise RATES)")
-	case !grew:
-		lines = append(lines, "verdict: INCONCLUSIVE (the baseline did not degrade; raise RATES)")
+	case overloaded == 0:
+		lines = append(lines, "verdict: INCONCLUSIVE (the baseline never went past the bound: not overloaded; raise the rates)")
 	case pass:
-		lines = append(lines, "verdict: PASS")
+		lines = append(lines, fmt.Sprintf("verdict: PASS (%d overloaded steps%s)", overloaded, suffix))
 	default:
-		lines = append(lines, "verdict: FAIL")
+		lines = append(lines, fmt.Sprintf("verdict: FAIL (%d overloaded steps%s)", overloaded, suffix))
 	}
 	return lines
 }
+
+// noisyPercent is how much of a core other processes may take during a step
+// before its figures are flagged.
+const noisyPercent = 15
 
 func okWord(ok bool, yes, no string) string {
 	if ok {

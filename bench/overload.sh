@@ -63,7 +63,6 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
 
 SCENARIOS=${SCENARIOS:-tier,local}
 TIER_RATES=${TIER_RATES:-2000,4000,6000,8000,10000,12000}

@@ -160,29 +160,28 @@ func TestShedsPastMaxInFlight(t *testing.T) {
 	}
 }
 
-func TestBelowMaxInFlightNothingIsShed(t *testing.T) {
-	h, entered, release := blockedHandler(t, 2)
-	f := fastFace(t, h)
-	done := holdInFlight(t, f, entered, 1)
-	resp := f.do(t, request("GET", "/get?key=absent", ""))
-	if body := readBody(t, resp); resp.StatusCode != 404 {
-		t.Errorf("with 1 of 2 places taken: status %d, want 404 (%s)", resp.StatusCode, body)
-	}
-	close(release)
-	<-done
-}
-
-func TestNegativeMaxInFlightDisablesShedding(t *testing.T) {
-	h, entered, release := blockedHandler(t, -1)
-	f := fastFace(t, h)
-	done := holdInFlight(t, f, entered, 4)
-	resp := f.do(t, request("GET", "/get?key=absent", ""))
-	if body := readBody(t, resp); resp.StatusCode != 404 {
-		t.Errorf("shedding disabled, 4 in flight: status %d, want 404 (%s)", resp.StatusCode, body)
-	}
-	close(release)
-	for range 4 {
-		<-done
+func TestNotShed(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		maxInFlight int
+		held        int
+	}{
+		{"below the bound", 2, 1},
+		{"a negative bound disables shedding", -1, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, entered, release := blockedHandler(t, tc.maxInFlight)
+			f := fastFace(t, h)
+			done := holdInFlight(t, f, entered, tc.held)
+			resp := f.do(t, request("GET", "/get?key=absent", ""))
+			if body := readBody(t, resp); resp.StatusCode != 404 {
+				t.Errorf("MAX_IN_FLIGHT %d with %d in flight: status %d, want 404 (%s)", tc.maxInFlight, tc.held, resp.StatusCode, body)
+			}
+			close(release)
+			for range tc.held {
+				<-done
+			}
+		})
 	}
 }
 

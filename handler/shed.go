@@ -69,9 +69,11 @@ func (a *admission) leave() { a.inFlight.Add(-1) }
 // not: an overloaded instance is alive and holds a warm cache, and a health
 // check that failed under load would have the orchestrator restart it (losing
 // the cache) or the load balancer move its load onto the other instances, which
-// would then overload in turn. It costs less than a refusal would.
+// would then overload in turn. /metrics is not either: overload is when the
+// operator needs the numbers, and a scraper asks once per interval. Both cost
+// less than a refusal would.
 func (a *admission) limits(path string) bool {
-	return a.limit > 0 && path != "/healthz"
+	return a.limit > 0 && path != "/healthz" && path != "/metrics"
 }
 
 // overloaded fills resp with the refusal, counted in /stats and the metrics

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -123,10 +124,13 @@ func serve(a *app.App) int {
 		ReadBufferSize:        cfg.MaxHeaderBytes,
 		NoDefaultServerHeader: true,
 		CloseOnShutdown:       true,
-		Logger:                fasthttpLogger{logger},
+		// MAX_CONNS bounds connections (connlimit.go), with a 503 that carries
+		// Retry-After; fasthttp's own bound answers without it.
+		Concurrency: math.MaxInt32,
+		Logger:      fasthttpLogger{logger},
 	}
 
-	a.LogReady("warmkv listening", "addr", ln.Addr().String())
+	a.LogReady("warmkv listening", "addr", ln.Addr().String(), "max_conns", cfg.MaxConns)
 	if cfg.AuthToken == "" && !config.IsLoopback(cfg.Bind) {
 		logger.Warn("HTTP listens beyond loopback without AUTH_TOKEN: anyone who can reach the port can read, write and flush the cache",
 			"addr", ln.Addr().String())
@@ -135,7 +139,7 @@ func serve(a *app.App) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(newDrainListener(ln, logger)) }()
+	go func() { served <- srv.Serve(newDrainListener(newConnLimitListener(ln, cfg.MaxConns, logger), logger)) }()
 	a.StartSnapshots(ctx)
 
 	select {

@@ -55,6 +55,11 @@ type Config struct {
 	// works on at once; past it they get 503 with Retry-After. 0 derives the
 	// bound from the cores (see handler.Options.MaxInFlight), -1 turns it off.
 	MaxInFlight int
+	// MaxConns (MAX_CONNS) bounds the HTTP connections the standalone server
+	// holds open; past it a new connection gets 503 with Retry-After and is
+	// closed. Unset, it is derived from the memory left beside the cache
+	// (ConnsFor); -1 turns it off, leaving the open-file limit as the bound.
+	MaxConns int
 
 	Memory Memory
 
@@ -118,6 +123,7 @@ const (
 	minMaxHeaderBytes     = 1 << 10
 
 	maxMaxInFlight = 1 << 20
+	maxMaxConns    = 1 << 24
 
 	defaultRespPort            = 6380
 	defaultRespBind            = "127.0.0.1"
@@ -196,6 +202,7 @@ func Load(env Env) (Config, error) {
 	var memErrs []error
 	c.Memory, memErrs = resolveMemory(env, l.get, c.Deployment)
 	l.errs = append(l.errs, memErrs...)
+	c.MaxConns = l.maxConns(c.Memory)
 
 	return c, errors.Join(l.errs...)
 }
@@ -326,6 +333,20 @@ func (l *loader) host(name, want string) string {
 	}
 	l.fail(name, raw, want)
 	return ""
+}
+
+// maxConns reads MAX_CONNS, derived from m when unset.
+func (l *loader) maxConns(m Memory) int {
+	raw := l.get("MAX_CONNS")
+	if raw == "" {
+		return ConnsFor(m)
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n == 0 || n < -1 || n > maxMaxConns {
+		l.fail("MAX_CONNS", raw, fmt.Sprintf("a number of connections 1-%d, or -1 for no bound but the open-file limit", maxMaxConns))
+		return ConnsFor(m)
+	}
+	return int(n)
 }
 
 // resp reads the Redis-protocol variables and AUTH_TOKEN into c.

@@ -41,6 +41,7 @@ func TestLoadDefaults(t *testing.T) {
 		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		ShutdownTimeout:   10 * time.Second,
+		MaxConns:          10000, // ConnsFor: the floor, for a 64 MiB budget
 		Memory:            Memory{Budget: 64 << 20, Source: "MAX_MEMORY"},
 
 		RespPort:            6380,
@@ -80,6 +81,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"IDLE_TIMEOUT":        "4m",
 		"SHUTDOWN_TIMEOUT":    "500ms",
 		"MAX_IN_FLIGHT":       "64",
+		"MAX_CONNS":           "5000",
 		"MAX_MEMORY":          "128MiB",
 
 		"RESP_PORT":              "6390",
@@ -116,6 +118,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		IdleTimeout:       4 * time.Minute,
 		ShutdownTimeout:   500 * time.Millisecond,
 		MaxInFlight:       64,
+		MaxConns:          5000,
 		Memory:            Memory{Budget: 128 << 20, Source: "MAX_MEMORY"},
 
 		RespPort:            6390,
@@ -224,6 +227,9 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"BIND", strings.Repeat("a", 64), `BIND="` + strings.Repeat("a", 64) + `": want an IP address or hostname without a port (the port comes from PORT), or empty for all interfaces`},
 		{"MAX_IN_FLIGHT", "-2", `MAX_IN_FLIGHT="-2": want a number of requests 1-1048576, 0 to derive it from the cores, or -1 for no bound`},
 		{"MAX_IN_FLIGHT", "lots", `MAX_IN_FLIGHT="lots": want a number of requests 1-1048576, 0 to derive it from the cores, or -1 for no bound`},
+		{"MAX_CONNS", "0", `MAX_CONNS="0": want a number of connections 1-16777216, or -1 for no bound but the open-file limit`},
+		{"MAX_CONNS", "-2", `MAX_CONNS="-2": want a number of connections 1-16777216, or -1 for no bound but the open-file limit`},
+		{"MAX_CONNS", "10k", `MAX_CONNS="10k": want a number of connections 1-16777216, or -1 for no bound but the open-file limit`},
 		{"LOG_LEVEL", "trace", `LOG_LEVEL="trace": want debug, info, warn or error`},
 		{"LOG_LEVEL", "warning", `LOG_LEVEL="warning": want debug, info, warn or error`},
 		{"SIZE", "-1", `SIZE="-1": want a whole number of entries 0-2147483648 (0 = derive it from the memory budget)`},
@@ -539,5 +545,23 @@ func TestSharedTier(t *testing.T) {
 				t.Fatalf("got url %q from %q, prefix %q, LOCAL_TTL %v", c.RedisURL, c.RedisURLVar, c.RedisPrefix, c.LocalTTL)
 			}
 		})
+	}
+}
+
+func TestConnsFor(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		m    Memory
+		want int
+	}{
+		{"2 GB container: the half beside the cache", Memory{Budget: 1 << 30, Limit: 2 << 30}, 16384},
+		{"MAX_MEMORY under a limit", Memory{Budget: 256 << 20, Limit: 2 << 30}, 28672},
+		{"MAX_MEMORY alone: as much again", Memory{Budget: 1 << 30}, 16384},
+		{"8 GB", Memory{Budget: 4 << 30, Limit: 8 << 30}, 65536},
+		{"small: the floor", Memory{Budget: 32 << 20, Limit: 64 << 20}, 10000},
+	} {
+		if got := ConnsFor(tc.m); got != tc.want {
+			t.Errorf("%s: ConnsFor(%+v) = %d, want %d", tc.name, tc.m, got, tc.want)
+		}
 	}
 }

@@ -123,6 +123,30 @@ func resolveMemory(env Env, get func(string) string, deployment Deployment) (Mem
 	return m, errs
 }
 
+// bytesPerConn is the memory each HTTP connection is allowed when MAX_CONNS is
+// derived. An idle keep-alive connection measured 17 KB of RSS (bench/conns.sh);
+// one with a request in progress also holds its read buffer (MAX_HEADER_BYTES),
+// its write buffer and the request, and the GC needs room above all of them.
+const bytesPerConn = 64 << 10
+
+// minConns is the smallest derived MAX_CONNS, the default of RESP_MAX_CLIENTS
+// and Redis's maxclients: that many idle connections cost about 170 MB, which
+// fits beside the cache from a 512 MB container up.
+const minConns = 10000
+
+// ConnsFor derives MAX_CONNS from the memory beside the cache's budget: the
+// process limit minus the budget, or as much again as the budget when no limit
+// is known (BudgetFraction gives the cache half). Connections are memory
+// outside the budget, so without a bound enough of them, idle, take the
+// process past its limit; at 2 GB this allows 16,384.
+func ConnsFor(m Memory) int {
+	spare := m.Budget
+	if m.Limit > m.Budget {
+		spare = m.Limit - m.Budget
+	}
+	return int(max(spare/bytesPerConn, minConns))
+}
+
 // fraction returns f of n, rounded down.
 func fraction(n int64, f float64) int64 {
 	return int64(float64(n) * f)

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// acceptAll accepts from ln until it is closed and hands over each connection.
+func acceptAll(ln net.Listener) chan net.Conn {
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- c
+		}
+	}()
+	return accepted
+}
+
+// getOn sends one GET on a new connection to addr and reads the answer.
+func getOn(t *testing.T, addr string) (*http.Response, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "GET /get?key=k HTTP/1.1\r\nHost: warmkv\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(body)
+}
+
+func TestConnLimitRefusesWith503(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	ln := newConnLimitListener(raw, 2, slog.New(slog.NewTextHandler(&log, nil)))
+	defer ln.Close()
+	accepted := acceptAll(ln)
+	addr := raw.Addr().String()
+
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, <-accepted)
+	}
+
+	resp, body := getOn(t, addr)
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" || !resp.Close {
+		t.Errorf("past the bound: status %d, Retry-After %q, close %v; want 503, 1, true",
+			resp.StatusCode, resp.Header.Get("Retry-After"), resp.Close)
+	}
+	if want := `{"status":"ERROR","message":"Server overloaded: too many connections. Retry later."}`; body != want {
+		t.Errorf("body %s, want %s", body, want)
+	}
+	if !strings.Contains(log.String(), "connection limit reached") {
+		t.Errorf("the refusal was not logged: %q", log.String())
+	}
+	select {
+	case c := <-accepted:
+		t.Fatalf("a connection past the bound reached the server: %v", c.RemoteAddr())
+	default:
+	}
+
+	// Closing a held connection (twice, as servers do) frees exactly one place.
+	held[0].Close()
+	held[0].Close()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	select {
+	case <-accepted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the place a closed connection gave back was not reused")
+	}
+	if resp, _ := getOn(t, addr); resp.StatusCode != 503 {
+		t.Errorf("bound full again: status %d, want 503", resp.StatusCode)
+	}
+}
+
+func TestConnLimitOff(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if ln := newConnLimitListener(raw, -1, slog.Default()); ln != raw {
+		t.Errorf("MAX_CONNS=-1 wrapped the listener: %T", ln)
+	}
+}
+
+// TestBinaryBoundsConnections checks MAX_CONNS end to end: idle keep-alive
+// connections take the places, the next client gets a 503 it can read, and
+// is served once a place is free.
+func TestBinaryBoundsConnections(t *testing.T) {
+	s := start(t, "MAX_CONNS=3")
+	addr := s.base[len("http://"):]
+	var idle []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	// start's health checks may still hold a keep-alive connection; wait for the
+	// bound to be full, then check the answer.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, body := getOn(t, addr)
+		if resp.StatusCode == 503 {
+			if resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "too many connections") {
+				t.Errorf("503 without Retry-After or the envelope: %v %s", resp.Header, body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("with MAX_CONNS=3 and 3 idle connections, a fourth was served: %d %s", resp.StatusCode, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, c := range idle {
+		c.Close()
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		resp, _ := getOn(t, addr)
+		if resp.StatusCode == 404 { // served: key k was never written
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the idle connections closed: status %d, want 404", resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -27,6 +27,17 @@ func acceptAll(ln net.Listener) chan net.Conn {
 	return accepted
 }
 
+// mustDial opens a connection to addr that the test closes when it ends.
+func mustDial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // getOn sends one GET on a new connection to addr and reads the answer.
 func getOn(t *testing.T, addr string) (*http.Response, string) {
 	t.Helper()
@@ -61,11 +72,7 @@ func TestConnLimitRefusesWith503(t *testing.T) {
 
 	var held []net.Conn
 	for range 2 {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		mustDial(t, addr)
 		held = append(held, <-accepted)
 	}
 
@@ -89,11 +96,7 @@ func TestConnLimitRefusesWith503(t *testing.T) {
 	// Closing a held connection (twice, as servers do) frees exactly one place.
 	held[0].Close()
 	held[0].Close()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	mustDial(t, addr)
 	select {
 	case <-accepted:
 	case <-time.After(5 * time.Second):
@@ -123,12 +126,7 @@ func TestBinaryBoundsConnections(t *testing.T) {
 	addr := s.base[len("http://"):]
 	var idle []net.Conn
 	for range 3 {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		idle = append(idle, c)
+		idle = append(idle, mustDial(t, addr))
 	}
 	// start's health checks may still hold a keep-alive connection; wait for the
 	// bound to be full, then check the answer.

@@ -335,18 +335,16 @@ func (l *loader) host(name, want string) string {
 	return ""
 }
 
-// maxConns reads MAX_CONNS, derived from m when unset.
+// maxConns reads MAX_CONNS, derived from m when unset. 0 is refused: it
+// would mean no connection at all, and -1 already means no bound.
 func (l *loader) maxConns(m Memory) int {
-	raw := l.get("MAX_CONNS")
-	if raw == "" {
+	want := fmt.Sprintf("a number of connections 1-%d, or -1 for no bound but the open-file limit", maxMaxConns)
+	n := l.integer("MAX_CONNS", int64(ConnsFor(m)), -1, maxMaxConns, want)
+	if n == 0 {
+		l.fail("MAX_CONNS", l.get("MAX_CONNS"), want)
 		return ConnsFor(m)
 	}
-	n, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || n == 0 || n < -1 || n > maxMaxConns {
-		l.fail("MAX_CONNS", raw, fmt.Sprintf("a number of connections 1-%d, or -1 for no bound but the open-file limit", maxMaxConns))
-		return ConnsFor(m)
-	}
-	return int(n)
+	return n
 }
 
 // resp reads the Redis-protocol variables and AUTH_TOKEN into c.

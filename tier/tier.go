@@ -236,7 +236,7 @@ func (s *Store) callWithin(timeout time.Duration, fn func(ctx context.Context, c
 	}
 	s.markDown(err)
 	s.unavailable.Add(1)
-	return fmt.Errorf("%w: %v", cache.ErrUnavailable, err)
+	return fmt.Errorf("%w: %w", cache.ErrUnavailable, err) // both stay visible to errors.Is and errors.As
 }
 
 // key is the shared store's name of key.
@@ -366,9 +366,9 @@ func replyError(reply *rueidis.RedisError) error {
 	code, _, _ := strings.Cut(msg, " ")
 	switch code {
 	case "OOM":
-		return fmt.Errorf("%w: %s", cache.ErrTooLarge, msg)
+		return fmt.Errorf("%w: %w", cache.ErrTooLarge, reply)
 	case "LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "NOREPLICAS":
-		return fmt.Errorf("%w: %s", cache.ErrUnavailable, msg)
+		return fmt.Errorf("%w: %w", cache.ErrUnavailable, reply)
 	}
 	return reply
 }

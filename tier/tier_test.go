@@ -1,12 +1,15 @@
 package tier
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/rueidis"
 
 	"github.com/warmkv/warmkv/cache"
 	"github.com/warmkv/warmkv/internal/redistest"
@@ -251,6 +254,33 @@ func TestSharedStoreDown(t *testing.T) {
 	if _, ok, err := s.Get("warm"); ok || err != nil {
 		t.Fatalf("after the restart the old local copy is still served: %v, %v", ok, err)
 	}
+}
+
+// TestErrorsKeepTheirCause: an error that the tier maps to one of the cache's
+// is still the error it was, so that callers can tell what went wrong beyond
+// "unavailable" or "too large".
+func TestErrorsKeepTheirCause(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv.URL(), "warmkv:", time.Second)
+
+	t.Run("a failed call", func(t *testing.T) {
+		cause := errors.New("connection reset by a test")
+		err := s.call(func(context.Context, rueidis.Client) error { return cause })
+		if !errors.Is(err, cache.ErrUnavailable) || !errors.Is(err, cause) {
+			t.Fatalf("call failing with %v returned %v; want both ErrUnavailable and the cause", cause, err)
+		}
+		waitFor(t, "the probe to bring the store back", s.Connected)
+	})
+
+	t.Run("an error reply about the store's state", func(t *testing.T) {
+		srv.CLI("CONFIG", "SET", "maxmemory", "1")
+		t.Cleanup(func() { srv.CLI("CONFIG", "SET", "maxmemory", "0") })
+		err := s.Set("k", "v", 0)
+		var reply *rueidis.RedisError
+		if !errors.Is(err, cache.ErrTooLarge) || !errors.As(err, &reply) || !strings.HasPrefix(reply.Error(), "OOM") {
+			t.Fatalf("Set over maxmemory returned %v; want ErrTooLarge and the OOM reply", err)
+		}
+	})
 }
 
 func TestParseURL(t *testing.T) {

@@ -368,16 +368,6 @@ func (c *Cache) Stats() Stats {
 	return st
 }
 
-// Condition restricts a write to keys that are absent or present, as Redis's SET
-// NX and XX do.
-type Condition uint8
-
-const (
-	Always    Condition = iota
-	IfAbsent            // SET NX, SETNX
-	IfPresent           // SET XX
-)
-
 // SetIf is the full form of Set: it stores only when cond holds and returns the
 // previous value (for SET ... GET and GETSET) and whether it stored.
 func (c *Cache) SetIf(key, value string, expireAt int64, cond Condition) (old string, existed, stored bool, err error) {
@@ -419,14 +409,13 @@ func (c *Cache) GetDelete(key string) (string, bool, error) {
 // removes the expiry (PERSIST), a time in the past deletes the key. It counts as a
 // use of the key and as an update. It reports whether the key existed.
 func (c *Cache) Expire(key string, expireAt int64) (bool, error) {
-	_, changed, err := c.ExpireIf(key, expireAt, nil)
+	_, changed, err := c.ExpireIf(key, expireAt, ExpireAlways)
 	return changed, err
 }
 
-// ExpireIf is Expire when allow, given the key's current expiry (0 = none),
-// approves, checked and applied under one lock so that no write slips in between
-// (Redis's EXPIRE NX, XX, GT and LT). A nil allow always approves.
-func (c *Cache) ExpireIf(key string, expireAt int64, allow func(current int64) bool) (existed, changed bool, err error) {
+// ExpireIf is Expire when cond allows it for the key's current expiry, checked
+// and applied under one lock so that no write slips in between.
+func (c *Cache) ExpireIf(key string, expireAt int64, cond ExpireCondition) (existed, changed bool, err error) {
 	h := hashKey(key)
 	s := c.shardFor(h)
 	s.mu.Lock()
@@ -435,7 +424,7 @@ func (c *Cache) ExpireIf(key string, expireAt int64, allow func(current int64) b
 	if !ok {
 		return false, false, nil
 	}
-	if allow != nil && !allow(e.expireAt) {
+	if !cond.Allows(e.expireAt, expireAt) {
 		return true, false, nil
 	}
 	if expireAt != 0 && expireAt <= s.now() {

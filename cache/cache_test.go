@@ -612,25 +612,59 @@ func TestDumpReplaysRecency(t *testing.T) {
 
 func TestExpireIf(t *testing.T) {
 	c, clock := newTestCache(t, Options{})
-	if existed, changed, _ := c.ExpireIf("absent", clock.in(time.Second), nil); existed || changed {
+	if existed, changed, _ := c.ExpireIf("absent", clock.in(time.Second), ExpireAlways); existed || changed {
 		t.Fatal("ExpireIf on an absent key reported it")
 	}
 	_ = c.Set("k", "v", clock.in(time.Minute))
-	var seen int64
-	existed, changed, _ := c.ExpireIf("k", clock.in(time.Hour), func(current int64) bool { seen = current; return false })
-	if !existed || changed || seen != clock.in(time.Minute) {
-		t.Fatalf("refused ExpireIf: existed %v changed %v saw %d", existed, changed, seen)
+	existed, changed, _ := c.ExpireIf("k", clock.in(time.Hour), ExpireIfNone)
+	if !existed || changed {
+		t.Fatalf("refused ExpireIf: existed %v changed %v", existed, changed)
 	}
 	if _, exp, _, _ := c.Lookup("k"); exp != clock.in(time.Minute) {
 		t.Fatal("a refused ExpireIf changed the expiry")
 	}
-	if _, changed, _ := c.ExpireIf("k", clock.in(time.Hour), func(int64) bool { return true }); !changed {
-		t.Fatal("an approved ExpireIf did not change the expiry")
+	if _, changed, _ := c.ExpireIf("k", clock.in(time.Hour), ExpireIfLater); !changed {
+		t.Fatal("an allowed ExpireIf did not change the expiry")
 	}
 	if v, exp, _, _ := c.Lookup("k"); v != "v" || exp != clock.in(time.Hour) {
 		t.Fatalf("after ExpireIf: %q expiring %d", v, exp)
 	}
 	checkInvariants(t, c)
+}
+
+// TestExpireConditionAllows is Redis's EXPIRE NX, XX, GT and LT, where no
+// expiry counts as an infinite one.
+func TestExpireConditionAllows(t *testing.T) {
+	const none, early, late = 0, 100, 200
+	tests := []struct {
+		cond          ExpireCondition
+		current, next int64
+		want          bool
+	}{
+		{ExpireAlways, none, early, true},
+		{ExpireAlways, late, early, true},
+		{ExpireIfNone, none, early, true},
+		{ExpireIfNone, early, late, false},
+		{ExpireIfSet, none, early, false},
+		{ExpireIfSet, early, late, true},
+		{ExpireIfLater, early, late, true},
+		{ExpireIfLater, late, early, false},
+		{ExpireIfLater, late, late, false}, // strictly later
+		{ExpireIfLater, none, late, false}, // nothing is later than never
+		{ExpireIfEarlier, late, early, true},
+		{ExpireIfEarlier, early, late, false},
+		{ExpireIfEarlier, early, early, false}, // strictly earlier
+		{ExpireIfEarlier, none, late, true},    // anything is earlier than never
+		{ExpireIfSet | ExpireIfLater, early, late, true},
+		{ExpireIfSet | ExpireIfLater, none, late, false},
+		{ExpireIfSet | ExpireIfEarlier, late, early, true},
+		{ExpireIfSet | ExpireIfEarlier, none, early, false}, // XX refuses what LT alone allows
+	}
+	for _, tt := range tests {
+		if got := tt.cond.Allows(tt.current, tt.next); got != tt.want {
+			t.Errorf("ExpireCondition(%04b).Allows(%d, %d) = %v; want %v", tt.cond, tt.current, tt.next, got, tt.want)
+		}
+	}
 }
 
 // found unwraps the (found, error) of Delete and Expire: the in-process cache

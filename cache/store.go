@@ -24,7 +24,7 @@ type Store interface {
 	SetIf(key, value string, expireAt int64, cond Condition) (old string, existed, stored bool, err error)
 	GetDelete(key string) (value string, found bool, err error)
 	Expire(key string, expireAt int64) (found bool, err error)
-	ExpireIf(key string, expireAt int64, allow func(current int64) bool) (existed, changed bool, err error)
+	ExpireIf(key string, expireAt int64, cond ExpireCondition) (existed, changed bool, err error)
 	Delete(key string) (found bool, err error)
 	CompareAndSet(key, compare, value string, expireAt int64) (bool, error)
 	IncrementBy(key string, delta int64, expireAt int64) (int64, error)

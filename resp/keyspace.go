@@ -62,48 +62,20 @@ func cmdType(c *conn, args [][]byte) {
 	}
 }
 
-// Conditions of EXPIRE's NX, XX, GT and LT options.
-const (
-	expireNX = 1 << iota
-	expireXX
-	expireGT
-	expireLT
-)
-
 // cmdExpire serves EXPIRE (unit 1e9), PEXPIRE (1e6), EXPIREAT and PEXPIREAT
 // (absolute). As in Redis, a time zero, negative or in the past deletes the
-// key, and the answer is 1 when the key existed. With NX, XX, GT or LT the
-// current expiry is read, then changed, in two steps: a write to the same key
-// between them can make the condition stale, which Redis, single-threaded,
-// does not allow.
+// key, and the answer is 1 when the key existed. NX, XX, GT and LT become a
+// cache.ExpireCondition, which the store checks with the change, atomically,
+// as single-threaded Redis does.
 func cmdExpire(unit int64, absolute bool) func(c *conn, args [][]byte) {
 	name := map[[2]bool]string{
 		{false, false}: "pexpire", {true, false}: "expire",
 		{false, true}: "pexpireat", {true, true}: "expireat",
 	}[[2]bool{unit == 1e9, absolute}]
 	return func(c *conn, args [][]byte) {
-		var cond int
-		for _, opt := range args[3:] {
-			switch {
-			case equalFold(opt, "nx"):
-				cond |= expireNX
-			case equalFold(opt, "xx"):
-				cond |= expireXX
-			case equalFold(opt, "gt"):
-				cond |= expireGT
-			case equalFold(opt, "lt"):
-				cond |= expireLT
-			default:
-				c.out.err("ERR Unsupported option " + string(opt))
-				return
-			}
-		}
-		if cond&expireNX != 0 && cond&(expireXX|expireGT|expireLT) != 0 {
-			c.out.err("ERR NX and XX, GT or LT options at the same time are not compatible")
-			return
-		}
-		if cond&expireGT != 0 && cond&expireLT != 0 {
-			c.out.err("ERR GT and LT options at the same time are not compatible")
+		cond, msg := parseExpireOptions(args[3:])
+		if msg != "" {
+			c.out.err(msg)
 			return
 		}
 		when, ok := parseInt(args[2])
@@ -111,24 +83,9 @@ func cmdExpire(unit int64, absolute bool) func(c *conn, args [][]byte) {
 			c.out.err(msgNotInteger)
 			return
 		}
-		// when is kept in milliseconds, as Redis keeps it, so that overflow
-		// is refused where Redis refuses it.
-		msPerUnit := unit / 1e6
-		if when > math.MaxInt64/msPerUnit || when < math.MinInt64/msPerUnit {
-			c.out.err("ERR invalid expire time in '" + name + "' command")
-			return
-		}
-		when *= msPerUnit
 		nowNs := c.srv.now().UnixNano()
-		if !absolute {
-			base := nowNs / 1e6
-			if when > math.MaxInt64-base {
-				c.out.err("ERR invalid expire time in '" + name + "' command")
-				return
-			}
-			when += base
-		}
-		if when > math.MaxInt64/1_000_000 {
+		expireAt, ok := expireTime(when, unit, absolute, nowNs)
+		if !ok {
 			c.out.err("ERR invalid expire time in '" + name + "' command")
 			return
 		}
@@ -137,21 +94,7 @@ func cmdExpire(unit int64, absolute bool) func(c *conn, args [][]byte) {
 		}
 		// A copy, not a view of the read buffer: the cache's expiry index keeps
 		// the key it is given, and the buffer is reused for the next command.
-		key := string(args[1])
-		expireAt := int64(1) // any time in the past deletes; 0 would mean "never"
-		if when > 0 {
-			expireAt = when * 1e6
-		}
-		if expireAt <= nowNs {
-			expireAt = 1
-		}
-		var allow func(int64) bool
-		if cond != 0 {
-			// Checked under the cache's lock, with the write: a concurrent SET
-			// cannot change the expiry between the check and the change.
-			allow = func(current int64) bool { return expireAllowed(cond, current, expireAt) }
-		}
-		_, changed, err := c.srv.kv.ExpireIf(key, expireAt, allow)
+		_, changed, err := c.srv.kv.ExpireIf(string(args[1]), expireAt, cond)
 		if err != nil {
 			c.storeFailed(err)
 			return
@@ -160,20 +103,57 @@ func cmdExpire(unit int64, absolute bool) func(c *conn, args [][]byte) {
 	}
 }
 
-// expireAllowed applies Redis's NX/XX/GT/LT rules; no expiry counts as an
-// infinite one.
-func expireAllowed(cond int, current, next int64) bool {
-	switch {
-	case cond&expireNX != 0 && current != 0:
-		return false
-	case cond&expireXX != 0 && current == 0:
-		return false
-	case cond&expireGT != 0 && (current == 0 || next <= current):
-		return false
-	case cond&expireLT != 0 && current != 0 && next >= current:
-		return false
+// parseExpireOptions reads EXPIRE's NX, XX, GT and LT (any case), refusing
+// what Redis refuses with Redis's error.
+func parseExpireOptions(opts [][]byte) (cond cache.ExpireCondition, errMsg string) {
+	for _, opt := range opts {
+		switch {
+		case equalFold(opt, "nx"):
+			cond |= cache.ExpireIfNone
+		case equalFold(opt, "xx"):
+			cond |= cache.ExpireIfSet
+		case equalFold(opt, "gt"):
+			cond |= cache.ExpireIfLater
+		case equalFold(opt, "lt"):
+			cond |= cache.ExpireIfEarlier
+		default:
+			return 0, "ERR Unsupported option " + string(opt)
+		}
 	}
-	return true
+	if cond&cache.ExpireIfNone != 0 && cond&(cache.ExpireIfSet|cache.ExpireIfLater|cache.ExpireIfEarlier) != 0 {
+		return 0, "ERR NX and XX, GT or LT options at the same time are not compatible"
+	}
+	if cond&cache.ExpireIfLater != 0 && cond&cache.ExpireIfEarlier != 0 {
+		return 0, "ERR GT and LT options at the same time are not compatible"
+	}
+	return cond, ""
+}
+
+// expireTime turns EXPIRE's time argument (in unit nanoseconds, from now or
+// absolute) into a cache expiry at nowNs: 1, a time long past, for anything
+// not after now (0 would mean "never"). It fails where Redis fails with
+// "invalid expire time", because when is kept in milliseconds, as Redis keeps
+// it, so that overflow is refused where Redis refuses it.
+func expireTime(when, unit int64, absolute bool, nowNs int64) (int64, bool) {
+	msPerUnit := unit / 1e6
+	if when > math.MaxInt64/msPerUnit || when < math.MinInt64/msPerUnit {
+		return 0, false
+	}
+	when *= msPerUnit
+	if !absolute {
+		base := nowNs / 1e6
+		if when > math.MaxInt64-base {
+			return 0, false
+		}
+		when += base
+	}
+	if when > math.MaxInt64/1_000_000 {
+		return 0, false
+	}
+	if when <= 0 || when*1e6 <= nowNs {
+		return 1, true
+	}
+	return when * 1e6, true
 }
 
 // cmdTTL serves TTL and PTTL: -2 for no key, -1 for no expiry, else the time

@@ -193,60 +193,45 @@ func (s *Store) del(key string, returnValue bool) (string, bool, error) {
 
 // Expire changes the expiry of an existing key; see cache.Cache.Expire.
 func (s *Store) Expire(key string, expireAt int64) (bool, error) {
-	_, changed, err := s.ExpireIf(key, expireAt, nil)
+	_, changed, err := s.ExpireIf(key, expireAt, cache.ExpireAlways)
 	return changed, err
 }
 
-// ExpireIf is Expire when allow approves the current expiry. allow runs here,
-// not in the shared store, so the change is made only if the expiry is still
-// the one allow saw; another writer in between means asking again.
-func (s *Store) ExpireIf(key string, expireAt int64, allow func(current int64) bool) (existed, changed bool, err error) {
-	expected := "any"
-	for range maxExpireAttempts {
-		if allow != nil {
-			current, err := s.expiryOf(key)
-			switch {
-			case err != nil:
-				return false, false, err
-			case current == -2:
-				return false, false, nil
-			case !allow(expiryFromRedis(current)):
-				return true, false, nil
-			}
-			expected = formatInt(current)
-		}
-		tk := s.begin(key)
-		reply, err := s.run(key, expireScript, expected, expiryMode(expireAt))
-		if err != nil {
-			return false, false, err
-		}
-		e, _ := reply[0].AsInt64()
-		c, _ := reply[1].AsInt64()
-		switch {
-		case c == 1:
-			s.remember(key, tk, "", false, 0, true) // the next read fetches the new expiry
-			return true, true, nil
-		case e == 0:
-			return false, false, nil
-		}
-		// Another writer changed the expiry since allow saw it: judge again.
+// ExpireIf is Expire when cond allows it for the key's current expiry. The
+// shared store checks cond and changes the expiry in one script, so no other
+// writer gets in between, as in Redis itself. It compares whole milliseconds,
+// the shared store's precision.
+func (s *Store) ExpireIf(key string, expireAt int64, cond cache.ExpireCondition) (existed, changed bool, err error) {
+	tk := s.begin(key)
+	reply, err := s.run(key, expireScript, expireConditionArg(cond), expiryMode(expireAt))
+	if err != nil {
+		return false, false, err
 	}
-	return true, false, errors.New("tier: the key's expiry kept changing; try again")
+	e, _ := reply[0].AsInt64()
+	c, _ := reply[1].AsInt64()
+	if c == 1 {
+		s.remember(key, tk, "", false, 0, true) // the next read fetches the new expiry
+	}
+	return e == 1, c == 1, nil
 }
 
-// expiryOf is the key's PEXPIRETIME in the shared store (-2: no key).
-func (s *Store) expiryOf(key string) (int64, error) {
-	var ms int64
-	err := s.call(func(ctx context.Context, c rueidis.Client) error {
-		var err error
-		ms, err = c.Do(ctx, c.B().Pexpiretime().Key(s.key(key)).Build()).AsInt64()
-		return err
-	})
-	return ms, err
+// expireConditionArg is expireScript's condition argument: the EXPIRE options
+// cond stands for, as one word ("xxgt"), or "always".
+func expireConditionArg(cond cache.ExpireCondition) string {
+	arg := ""
+	for _, opt := range []struct {
+		flag cache.ExpireCondition
+		name string
+	}{{cache.ExpireIfNone, "nx"}, {cache.ExpireIfSet, "xx"}, {cache.ExpireIfLater, "gt"}, {cache.ExpireIfEarlier, "lt"}} {
+		if cond&opt.flag != 0 {
+			arg += opt.name
+		}
+	}
+	if arg == "" {
+		return "always"
+	}
+	return arg
 }
-
-// maxExpireAttempts bounds ExpireIf's retries under contention.
-const maxExpireAttempts = 8
 
 // Flush removes every key under the prefix from the shared store (never
 // FLUSHALL: other deployments may share it), then every local copy here and,

@@ -101,16 +101,24 @@ redis.call('PUBLISH', ARGV[2], ARGV[3])
 return {1, old}
 `)
 
-// expireScript changes the expiry of an existing key if it is still ARGV[1]
-// (PEXPIRETIME as the caller read it; "any" skips the check): {existed 0/1,
-// changed 0/1, current pexpiretime}. The caller decides with its own rule and
-// retries when another writer got in between.
+// expireScript changes the expiry of an existing key if the condition ARGV[1]
+// allows it: "always", or EXPIRE's options as one word ("nx", "xx", "gt",
+// "lt", "xxgt", "xxlt"), judged as Redis judges them (no expiry is infinitely
+// late; "none" as the new expiry compares as 0, as in cache.ExpireCondition):
+// {existed 0/1, changed 0/1}.
 var expireScript = rueidis.NewLuaScript(luaExpire + `
-local k = KEYS[1]
+local k, cond, mode = KEYS[1], ARGV[1], ARGV[2]
 local current = redis.call('PEXPIRETIME', k)
-if current == -2 then return {0, 0, -2} end
-if ARGV[1] ~= 'any' and tostring(current) ~= ARGV[1] then return {1, 0, current} end
-expire(k, ARGV[2])
+if current == -2 then return {0, 0} end
+local function has(opt) return string.find(cond, opt, 1, true) ~= nil end
+local target = tonumber(mode) or 0
+if (has('nx') and current ~= -1)
+  or (has('xx') and current == -1)
+  or (has('gt') and (current == -1 or target <= current))
+  or (has('lt') and current ~= -1 and target >= current) then
+  return {1, 0}
+end
+expire(k, mode)
 redis.call('PUBLISH', ARGV[3], ARGV[4])
-return {1, 1, current}
+return {1, 1}
 `)

@@ -63,14 +63,14 @@ func Run(t *testing.T, newStore func(t *testing.T) cache.Store) {
 		}
 		WantExpiry(t, s, "k", hour)
 		WantValue(t, s, "k", "v")
-		existed, changed, err := s.ExpireIf("k", twoHours, func(current int64) bool { return current == 0 })
+		existed, changed, err := s.ExpireIf("k", twoHours, cache.ExpireIfNone)
 		if !existed || changed || err != nil {
-			t.Fatalf("ExpireIf refused by allow: existed %v changed %v err %v", existed, changed, err)
+			t.Fatalf("ExpireIf refused by its condition: existed %v changed %v err %v", existed, changed, err)
 		}
-		var seen int64
-		existed, changed, err = s.ExpireIf("k", twoHours, func(current int64) bool { seen = current; return true })
-		if !existed || !changed || err != nil || seen != hour {
-			t.Fatalf("ExpireIf allowed: existed %v changed %v err %v, allow saw %d want %d", existed, changed, err, seen, hour)
+		WantExpiry(t, s, "k", hour)
+		existed, changed, err = s.ExpireIf("k", twoHours, cache.ExpireIfLater)
+		if !existed || !changed || err != nil {
+			t.Fatalf("ExpireIf allowed by its condition: existed %v changed %v err %v", existed, changed, err)
 		}
 		WantExpiry(t, s, "k", twoHours)
 		if found, _ := s.Expire("k", 0); !found {
@@ -81,6 +81,56 @@ func Run(t *testing.T, newStore func(t *testing.T) cache.Store) {
 			t.Fatal("Expire in the past reported a missing key")
 		}
 		WantAbsent(t, s, "k")
+	})
+
+	t.Run("ExpireIf", func(t *testing.T) {
+		earlier := hour - int64(30*time.Minute)
+		tests := []struct {
+			name          string
+			current, next int64 // current 0: no expiry; -1: no key
+			cond          cache.ExpireCondition
+			changed       bool
+		}{
+			{"absent key", -1, hour, cache.ExpireAlways, false},
+			{"always", hour, earlier, cache.ExpireAlways, true},
+			{"NX without expiry", 0, hour, cache.ExpireIfNone, true},
+			{"NX with expiry", hour, twoHours, cache.ExpireIfNone, false},
+			{"XX without expiry", 0, hour, cache.ExpireIfSet, false},
+			{"XX with expiry", hour, twoHours, cache.ExpireIfSet, true},
+			{"GT later", hour, twoHours, cache.ExpireIfLater, true},
+			{"GT same", hour, hour, cache.ExpireIfLater, false},
+			{"GT earlier", hour, earlier, cache.ExpireIfLater, false},
+			{"GT without expiry, which is infinite", 0, twoHours, cache.ExpireIfLater, false},
+			{"LT earlier", hour, earlier, cache.ExpireIfEarlier, true},
+			{"LT same", hour, hour, cache.ExpireIfEarlier, false},
+			{"LT later", hour, twoHours, cache.ExpireIfEarlier, false},
+			{"LT without expiry, which is infinite", 0, hour, cache.ExpireIfEarlier, true},
+			{"XX GT", hour, twoHours, cache.ExpireIfSet | cache.ExpireIfLater, true},
+			{"XX LT without expiry", 0, hour, cache.ExpireIfSet | cache.ExpireIfEarlier, false},
+			{"XX LT with expiry", hour, earlier, cache.ExpireIfSet | cache.ExpireIfEarlier, true},
+			{"LT to the past deletes", hour, past, cache.ExpireIfEarlier, true},
+			{"GT to the past is refused", hour, past, cache.ExpireIfLater, false},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				s := newStore(t)
+				if tt.current >= 0 {
+					MustOK(t, s.Set("k", "v", tt.current))
+				}
+				existed, changed, err := s.ExpireIf("k", tt.next, tt.cond)
+				if err != nil || existed != (tt.current >= 0) || changed != tt.changed {
+					t.Fatalf("ExpireIf: existed %v changed %v err %v; want %v %v", existed, changed, err, tt.current >= 0, tt.changed)
+				}
+				switch {
+				case tt.current < 0 || (tt.changed && tt.next == past):
+					WantAbsent(t, s, "k")
+				case tt.changed:
+					WantExpiry(t, s, "k", tt.next)
+				default:
+					WantExpiry(t, s, "k", tt.current)
+				}
+			})
+		}
 	})
 
 	t.Run("SetIf", func(t *testing.T) {

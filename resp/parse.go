@@ -251,6 +251,17 @@ func parseInline(buf []byte, args [][]byte, lim *limits) (_ [][]byte, n, need in
 
 func isBlank(c byte) bool { return c == ' ' || c == '\t' }
 
+// splitArgs appends the arguments of an inline command line to args. It
+// mirrors Redis's sdssplitargs (src/sds.c), which Redis runs on inline
+// commands and redis-cli on what is typed: words separated by blanks; inside
+// "double quotes" the escapes \xHH (two hex digits) and \n \r \t \b \a,
+// and a backslash before any other character stands for that character;
+// inside 'single quotes' only \' is an escape; a closing quote must be
+// followed by a blank or the end of the line (else errUnbalancedQuotes, as
+// is a quote left open); "" is an empty argument, not a missing one. Blanks
+// are space and tab only, where sdssplitargs takes any isspace byte, because
+// parseInline has already refused the other control characters. The bound
+// on arguments still applies: a word past maxArgs is errMbulkLength.
 func splitArgs(line []byte, args [][]byte, maxArgs int) ([][]byte, error) {
 	p := 0
 	for {

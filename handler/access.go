@@ -11,7 +11,7 @@ import (
 // authorized reports whether req may use a non-public route: always when no token
 // is configured, else only with "Authorization: Bearer <token>". The comparison
 // takes the same time however much of the token matches.
-func (h *Handler) authorized(req *Request) bool {
+func (h *Handler) authorized(req *request) bool {
 	if h.authToken == "" {
 		return true
 	}
@@ -23,7 +23,7 @@ func (h *Handler) authorized(req *Request) bool {
 	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(a[len(prefix):])), []byte(h.authToken)) == 1
 }
 
-func (h *Handler) unauthorized(resp *Response) {
+func (h *Handler) unauthorized(resp *response) {
 	resp.addHeader("WWW-Authenticate", `Bearer realm="warmkv"`)
 	resp.fail(401, "Missing or invalid access token: send Authorization: Bearer <token>.")
 }
@@ -43,7 +43,7 @@ func (h *Handler) allowedOrigin(origin string) bool {
 
 // cors adds the headers that let a browser page on an allowed origin read the
 // answer. Vary: Origin keeps shared caches from mixing answers across origins.
-func (h *Handler) cors(req *Request, resp *Response) {
+func (h *Handler) cors(req *request, resp *response) {
 	if len(h.corsOrigins) == 0 {
 		return
 	}
@@ -55,7 +55,7 @@ func (h *Handler) cors(req *Request, resp *Response) {
 
 // preflight answers a CORS preflight (OPTIONS) for a known route: 204 with the
 // methods and headers a page may use when the origin is allowed, else 403.
-func (h *Handler) preflight(rt *route, req *Request, resp *Response) {
+func (h *Handler) preflight(rt *route, req *request, resp *response) {
 	if !h.allowedOrigin(req.header("Origin")) {
 		resp.fail(403, "Origin not allowed by CORS_ORIGINS.")
 		return

@@ -58,7 +58,7 @@ func TestAccessControl(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
-					req := request(tc.method, tc.target, "")
+					req := httpRequest(tc.method, tc.target, "")
 					for k, v := range tc.headers {
 						req.Header.Set(k, v)
 					}

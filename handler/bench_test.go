@@ -101,15 +101,15 @@ func BenchmarkOperations(b *testing.B) {
 			if op.body != "" {
 				contentType = "application/json"
 			}
-			req := Request{Method: op.method, Path: op.path, RawQuery: op.query, ContentType: contentType, Body: []byte(op.body)}
-			var resp Response // reused, as the faces' pool reuses it
+			req := request{Method: op.method, Path: op.path, RawQuery: op.query, ContentType: contentType, Body: []byte(op.body)}
+			var resp response // reused, as the faces' pool reuses it
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
 				if op.name == "append" && i%200 == 0 {
 					_ = h.kv.Set("app", "", 0) // stay under the value limit
 				}
 				resp.reset()
-				h.Serve(&req, &resp)
+				h.serve(&req, &resp)
 				if resp.Status != 200 && !(op.name == "delete" && resp.Status == 404) && !(op.name == "checkandset" && resp.Status == 409) {
 					b.Fatalf("%s: %d %s", op.name, resp.Status, resp.Body)
 				}

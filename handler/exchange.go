@@ -7,9 +7,9 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Request is one HTTP request as the core sees it, whichever engine received it.
-// Its byte slices and strings are only valid during Serve.
-type Request struct {
+// request is one HTTP request as the core sees it, whichever engine received it.
+// Its byte slices and strings are only valid during serve.
+type request struct {
 	Method      string // upper-case, as sent
 	Path        string // decoded, e.g. "/get"
 	RawQuery    string // undecoded, without '?'
@@ -21,18 +21,18 @@ type Request struct {
 	Header func(name string) string
 }
 
-func (r *Request) header(name string) string {
+func (r *request) header(name string) string {
 	if r.Header == nil {
 		return ""
 	}
 	return r.Header(name)
 }
 
-// Response is what the core answers. The faces copy it to their engine. Body may
+// response is what the core answers. The faces copy it to their engine. Body may
 // alias read-only data (a static file) and must not be modified by a face.
-type Response struct {
+type response struct {
 	Status  int
-	Headers []Header // beyond Content-Type, which is in ContentType
+	Headers []responseHeader // beyond Content-Type, which is in ContentType
 	// ContentType is set by every route; the faces always send it.
 	ContentType string
 	Body        []byte
@@ -40,14 +40,14 @@ type Response struct {
 	buf []byte // reused for JSON bodies
 }
 
-// Header is one response header.
-type Header struct{ Name, Value string }
+// responseHeader is one response header.
+type responseHeader struct{ Name, Value string }
 
-func (r *Response) addHeader(name, value string) {
-	r.Headers = append(r.Headers, Header{name, value})
+func (r *response) addHeader(name, value string) {
+	r.Headers = append(r.Headers, responseHeader{name, value})
 }
 
-func (r *Response) reset() {
+func (r *response) reset() {
 	r.Status = 0
 	r.Headers = r.Headers[:0]
 	r.ContentType = ""
@@ -57,18 +57,18 @@ func (r *Response) reset() {
 
 var exchangePool = sync.Pool{New: func() any {
 	x := new(exchange)
-	// Bound once per pooled exchange, so that setting Request.Header allocates
+	// Bound once per pooled exchange, so that setting request.Header allocates
 	// nothing per request.
 	x.fastHeader = x.peekFast
 	x.netHeader = x.peekNet
 	return x
 }}
 
-// exchange bundles a Request and its Response so that one pooled object serves a
+// exchange bundles a request and its response so that one pooled object serves a
 // whole request without allocating.
 type exchange struct {
-	req  Request
-	resp Response
+	req  request
+	resp response
 
 	fast       *fasthttp.RequestCtx
 	net        *http.Request
@@ -93,7 +93,7 @@ func putExchange(x *exchange) {
 	if cap(x.resp.buf) > 64<<10 {
 		x.resp.buf = nil
 	}
-	x.req = Request{}
+	x.req = request{}
 	x.fast, x.net = nil, nil
 	x.resp.reset()
 	exchangePool.Put(x)

@@ -30,9 +30,9 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	req.Body = ctx.PostBody()
 
 	if limited := h.admission.limits(req.Path); !limited {
-		h.Serve(req, resp)
+		h.serve(req, resp)
 	} else if h.admission.enter() {
-		h.Serve(req, resp)
+		h.serve(req, resp)
 		h.admission.leave()
 	} else {
 		h.overloaded(req, resp)
@@ -54,11 +54,11 @@ func (h *Handler) FastHTTPErrorHandler(ctx *fasthttp.RequestCtx, err error) {
 	var small *fasthttp.ErrSmallBuffer
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		h.BodyTooLarge(resp)
+		h.bodyTooLarge(resp)
 	case requestLineOverflowed(err):
 		// fasthttp counts the request line against the header buffer; a
 		// query string too long for it is the client's to shorten.
-		h.URITooLong(resp)
+		h.uriTooLong(resp)
 	case errors.As(err, &small):
 		resp.fail(431, msgHeadersTooLarge)
 	case isTimeout(err):
@@ -76,7 +76,7 @@ func isTimeout(err error) bool {
 	return errors.As(err, &t) && t.Timeout()
 }
 
-func writeFastHTTP(ctx *fasthttp.RequestCtx, resp *Response) {
+func writeFastHTTP(ctx *fasthttp.RequestCtx, resp *response) {
 	ctx.SetStatusCode(resp.Status)
 	ctx.Response.Header.SetContentType(resp.ContentType)
 	for _, kv := range resp.Headers {

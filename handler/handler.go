@@ -1,5 +1,5 @@
 // Package handler is warmkv's HTTP API: routing, validation and the JSON answers,
-// written once as a request core (Serve) with two thin faces over it: ServeHTTP for
+// written once as a request core (serve) with two thin faces over it: ServeHTTP for
 // net/http, which the serverless deployments need, and ServeFastHTTP for fasthttp,
 // which the standalone server uses because it is measurably faster on the same cores.
 //
@@ -110,8 +110,8 @@ func New(o Options) (*Handler, error) {
 	return h, nil
 }
 
-// Serve is the request core both faces call: it routes req and fills resp.
-func (h *Handler) Serve(req *Request, resp *Response) {
+// serve is the request core both faces call: it routes req and fills resp.
+func (h *Handler) serve(req *request, resp *response) {
 	began := time.Now()
 	h.requests.Add(1)
 	label := "unmatched" // one label for every unknown path keeps metrics bounded

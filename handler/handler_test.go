@@ -117,7 +117,7 @@ func sendOversized(t *testing.T, ln *fasthttputil.InmemoryListener, req *http.Re
 	return resp
 }
 
-func request(method, target, body string) *http.Request {
+func httpRequest(method, target, body string) *http.Request {
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
@@ -209,7 +209,7 @@ func TestContract(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
-					resp := f.do(t, request(tc.method, tc.target, tc.body))
+					resp := f.do(t, httpRequest(tc.method, tc.target, tc.body))
 					body, _ := io.ReadAll(resp.Body)
 					resp.Body.Close()
 					checkResponse(t, tc, resp, string(body))
@@ -250,10 +250,10 @@ func TestStats(t *testing.T) {
 	h := newTestHandler(t)
 	for _, f := range faces(t, h) {
 		t.Run(f.name, func(t *testing.T) {
-			f.do(t, request("POST", "/put", `{"key":"s","value":"v"}`)).Body.Close()
-			f.do(t, request("GET", "/get?key=s", "")).Body.Close()
-			f.do(t, request("GET", "/get?key=missing", "")).Body.Close()
-			resp := f.do(t, request("GET", "/stats", ""))
+			f.do(t, httpRequest("POST", "/put", `{"key":"s","value":"v"}`)).Body.Close()
+			f.do(t, httpRequest("GET", "/get?key=s", "")).Body.Close()
+			f.do(t, httpRequest("GET", "/get?key=missing", "")).Body.Close()
+			resp := f.do(t, httpRequest("GET", "/stats", ""))
 			defer resp.Body.Close()
 			raw, _ := io.ReadAll(resp.Body)
 			if !strings.HasPrefix(string(raw), `{"status":"OK","keyCount":`) {

@@ -28,20 +28,20 @@ const (
 // queryTooLong reports whether req's query string exceeds the limit; the core
 // checks it before routing, so that nothing of such a query is decoded, and
 // answers with refuseQueryTooLong.
-func (h *Handler) queryTooLong(req *Request) bool {
+func (h *Handler) queryTooLong(req *request) bool {
 	return len(req.RawQuery) > h.maxBody
 }
 
 // refuseQueryTooLong fills resp with the 414 answer to a query string over
 // the limit.
-func (h *Handler) refuseQueryTooLong(resp *Response) {
+func (h *Handler) refuseQueryTooLong(resp *response) {
 	resp.fail(414, "Query string too long: at most "+strconv.Itoa(h.maxBody)+
 		" bytes; send long keys and values in a JSON body (POST with Content-Type: application/json).")
 }
 
-// URITooLong fills resp with the 414 answer for a request line the engine
+// uriTooLong fills resp with the 414 answer for a request line the engine
 // refused before the core saw it.
-func (h *Handler) URITooLong(resp *Response) {
+func (h *Handler) uriTooLong(resp *response) {
 	resp.fail(414, msgURITooLong)
 }
 

@@ -147,14 +147,14 @@ func TestQueryTooLong(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := h.queryTooLong(&Request{Method: "GET", Path: "/get", RawQuery: tc.query})
+			got := h.queryTooLong(&request{Method: "GET", Path: "/get", RawQuery: tc.query})
 			if got != tc.want {
 				t.Fatalf("too long = %v, want %v (query of %d bytes, limit %d)", got, tc.want, len(tc.query), h.maxBody)
 			}
 			if !got {
 				return
 			}
-			var resp Response
+			var resp response
 			h.refuseQueryTooLong(&resp)
 			if resp.Status != 414 || resp.ContentType != contentTypeJSON {
 				t.Errorf("answer = %d %s", resp.Status, resp.ContentType)

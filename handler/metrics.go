@@ -79,7 +79,7 @@ func (m *metrics) observe(route string, status int, took time.Duration) {
 }
 
 // serveMetrics is GET /metrics.
-func (h *Handler) serveMetrics(_ *Request, resp *Response) {
+func (h *Handler) serveMetrics(_ *request, resp *response) {
 	families, err := h.metrics.registry.Gather()
 	if err != nil {
 		resp.fail(500, "Gathering metrics failed: "+err.Error())

@@ -30,12 +30,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer putBodyBuffer(body)
 	switch err := h.readBody(r, body); {
 	case err == errBodyTooLarge:
-		h.BodyTooLarge(resp)
+		h.bodyTooLarge(resp)
 	case err != nil:
 		resp.fail(400, "Could not read the request body.")
 	default:
 		req.Body = body.Bytes()
-		h.Serve(req, resp)
+		h.serve(req, resp)
 	}
 	writeNetHTTP(w, resp)
 	if h.logger != nil {
@@ -76,7 +76,7 @@ func (h *Handler) readBody(r *http.Request, buf *bytes.Buffer) error {
 	return nil
 }
 
-func writeNetHTTP(w http.ResponseWriter, resp *Response) {
+func writeNetHTTP(w http.ResponseWriter, resp *response) {
 	hdr := w.Header()
 	hdr["Content-Type"] = []string{resp.ContentType}
 	for _, kv := range resp.Headers {

@@ -36,7 +36,7 @@ const (
 )
 
 // readParams fills p from a JSON body or from the query string.
-func readParams(req *Request, p *params) error {
+func readParams(req *request, p *params) error {
 	if req.Method == "POST" && isJSON(req.ContentType) {
 		return parseJSONBody(req.Body, p)
 	}
@@ -45,7 +45,7 @@ func readParams(req *Request, p *params) error {
 
 // readKey reads the parameters and validates the key, answering 400 itself when
 // either fails.
-func (h *Handler) readKey(req *Request, p *params, resp *Response) (string, bool) {
+func (h *Handler) readKey(req *request, p *params, resp *response) (string, bool) {
 	if err := readParams(req, p); err != nil {
 		resp.fail(400, err.Error())
 		return "", false
@@ -65,7 +65,7 @@ func isJSON(contentType string) bool {
 }
 
 // set is /set: like /put, from either parameter source.
-func (h *Handler) set(req *Request, resp *Response) {
+func (h *Handler) set(req *request, resp *response) {
 	var p params
 	if err := readParams(req, &p); err != nil {
 		resp.fail(400, err.Error())
@@ -76,7 +76,7 @@ func (h *Handler) set(req *Request, resp *Response) {
 
 // store validates key, value and expiry and writes them. A write without an expiry
 // clears the old one, as Redis's SET does.
-func (h *Handler) store(p *params, resp *Response) {
+func (h *Handler) store(p *params, resp *response) {
 	key, ok := h.key(p, resp)
 	if !ok {
 		return
@@ -96,7 +96,7 @@ func (h *Handler) store(p *params, resp *Response) {
 	resp.ok(msgPutOK)
 }
 
-func (h *Handler) delete(req *Request, resp *Response) {
+func (h *Handler) delete(req *request, resp *response) {
 	var p params
 	key, ok := h.readKey(req, &p, resp)
 	if !ok {
@@ -115,7 +115,7 @@ func (h *Handler) delete(req *Request, resp *Response) {
 }
 
 // checkAndSet stores value if the key is absent or holds exactly compare.
-func (h *Handler) checkAndSet(req *Request, resp *Response) {
+func (h *Handler) checkAndSet(req *request, resp *response) {
 	var p params
 	key, ok := h.readKey(req, &p, resp)
 	if !ok {
@@ -146,8 +146,8 @@ func (h *Handler) checkAndSet(req *Request, resp *Response) {
 
 // increment returns the handler of /increment (sign +1) or /decrement (sign -1).
 // The amount is "value", 1 when absent; a missing key counts as 0.
-func (h *Handler) increment(sign int64) func(*Request, *Response) {
-	return func(req *Request, resp *Response) {
+func (h *Handler) increment(sign int64) func(*request, *response) {
+	return func(req *request, resp *response) {
 		var p params
 		key, ok := h.readKey(req, &p, resp)
 		if !ok {
@@ -186,8 +186,8 @@ func (h *Handler) increment(sign int64) func(*Request, *Response) {
 }
 
 // appendValue returns the handler of /append or /prepend.
-func (h *Handler) appendValue(prepend bool) func(*Request, *Response) {
-	return func(req *Request, resp *Response) {
+func (h *Handler) appendValue(prepend bool) func(*request, *response) {
+	return func(req *request, resp *response) {
 		var p params
 		key, ok := h.readKey(req, &p, resp)
 		if !ok {
@@ -213,7 +213,7 @@ func (h *Handler) appendValue(prepend bool) func(*Request, *Response) {
 	}
 }
 
-func (h *Handler) flush(_ *Request, resp *Response) {
+func (h *Handler) flush(_ *request, resp *response) {
 	if err := h.kv.Flush(); err != nil {
 		resp.storeFailed(err)
 		return
@@ -227,7 +227,7 @@ const maxExpireSeconds = int64(math.MaxInt64/1_000_000_000 - 1)
 // expiry reads "expire" (absolute Unix seconds, 0 = never) or "ttl" (relative
 // seconds, positive) and returns the expiry in Unix nanoseconds; absent returns
 // whenAbsent (0 to clear the expiry, cache.KeepTTL to keep it).
-func (h *Handler) expiry(p *params, resp *Response, whenAbsent int64) (int64, bool) {
+func (h *Handler) expiry(p *params, resp *response, whenAbsent int64) (int64, bool) {
 	switch {
 	case p.expire.set && p.ttl.set:
 		resp.fail(400, `Give either "expire" or "ttl", not both.`)
@@ -262,7 +262,7 @@ func (h *Handler) expiry(p *params, resp *Response, whenAbsent int64) (int64, bo
 
 // integerParam reads a signed 64-bit integer given as a JSON number or a decimal
 // string.
-func integerParam(f *param, name string, resp *Response) (int64, bool) {
+func integerParam(f *param, name string, resp *response) (int64, bool) {
 	if f.kind != paramString && f.kind != paramNumber {
 		resp.fail(400, `"`+name+`" must be an integer.`)
 		return 0, false
@@ -276,7 +276,7 @@ func integerParam(f *param, name string, resp *Response) (int64, bool) {
 }
 
 // saveSnapshot is POST /snapshot: write the whole cache to the snapshot file now.
-func (h *Handler) saveSnapshot(_ *Request, resp *Response) {
+func (h *Handler) saveSnapshot(_ *request, resp *response) {
 	if h.snapshot == nil {
 		resp.fail(409, "Snapshots are off; set SNAPSHOT_PATH to turn them on.")
 		return

@@ -9,7 +9,7 @@ import (
 const contentTypeJSON = "application/json"
 
 // json answers with a JSON body. API answers are never cached: they are live data.
-func (r *Response) json(status int, body []byte) {
+func (r *response) json(status int, body []byte) {
 	r.Status = status
 	r.ContentType = contentTypeJSON
 	r.addHeader("Cache-Control", "no-store")
@@ -17,7 +17,7 @@ func (r *Response) json(status int, body []byte) {
 }
 
 // ok answers {"status":"OK","message":msg}.
-func (r *Response) ok(msg string) {
+func (r *response) ok(msg string) {
 	b := append(r.buf[:0], `{"status":"OK","message":`...)
 	b = appendJSONString(b, msg)
 	b = append(b, '}')
@@ -26,7 +26,7 @@ func (r *Response) ok(msg string) {
 }
 
 // fail answers {"status":"ERROR","message":msg} with the given status.
-func (r *Response) fail(status int, msg string) {
+func (r *response) fail(status int, msg string) {
 	b := append(r.buf[:0], `{"status":"ERROR","message":`...)
 	b = appendJSONString(b, msg)
 	b = append(b, '}')
@@ -35,7 +35,7 @@ func (r *Response) fail(status int, msg string) {
 }
 
 // keyValue answers {"status":"OK","key":key,"value":value}.
-func (r *Response) keyValue(key, value string) {
+func (r *response) keyValue(key, value string) {
 	b := append(r.buf[:0], `{"status":"OK","key":`...)
 	b = appendJSONString(b, key)
 	b = append(b, `,"value":`...)
@@ -48,7 +48,7 @@ func (r *Response) keyValue(key, value string) {
 // storeFailed maps a store error to an answer. In the process alone, only a key
 // and value larger than the whole budget can fail a plain write; a shared tier
 // that does not answer fails anything with 503, and the client should retry.
-func (r *Response) storeFailed(err error) {
+func (r *response) storeFailed(err error) {
 	switch {
 	case errors.Is(err, cache.ErrUnavailable):
 		r.addHeader("Retry-After", retryAfterSeconds)
@@ -72,7 +72,7 @@ const staleHeader = "Warmkv-Stale"
 
 // readFailed answers a read's error and reports whether it did; a stale value
 // is no failure: the header says what it is and the caller answers the value.
-func (r *Response) readFailed(err error) bool {
+func (r *response) readFailed(err error) bool {
 	switch {
 	case err == nil:
 		return false
@@ -84,11 +84,11 @@ func (r *Response) readFailed(err error) bool {
 	return true
 }
 
-// MsgBodyTooLarge is what faces answer, with 413, when a body exceeds MaxBodyBytes.
+// msgBodyTooLarge is what faces answer, with 413, when a body exceeds MaxBodyBytes.
 const msgBodyTooLarge = "Request body too large."
 
-// BodyTooLarge fills resp with the 413 answer; faces call it when the engine
+// bodyTooLarge fills resp with the 413 answer; faces call it when the engine
 // refuses a body before the core sees it.
-func (h *Handler) BodyTooLarge(resp *Response) {
+func (h *Handler) bodyTooLarge(resp *response) {
 	resp.fail(413, msgBodyTooLarge)
 }

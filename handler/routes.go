@@ -15,7 +15,7 @@ type route struct {
 	public  bool   // served without the access token
 	methods []string
 	allow   string // the Allow header for 405 answers
-	serve   func(req *Request, resp *Response)
+	serve   func(req *request, resp *response)
 }
 
 func (rt *route) allows(method string) bool {
@@ -32,17 +32,17 @@ var (
 	writeOnly = []string{"POST"}
 )
 
-func (h *Handler) add(path string, methods []string, serve func(*Request, *Response)) {
+func (h *Handler) add(path string, methods []string, serve func(*request, *response)) {
 	h.addLabelled(path, path, methods, serve)
 }
 
-func (h *Handler) addLabelled(path, label string, methods []string, serve func(*Request, *Response)) {
+func (h *Handler) addLabelled(path, label string, methods []string, serve func(*request, *response)) {
 	h.routes[path] = &route{label: label, methods: methods, allow: strings.Join(methods, ", "), serve: serve}
 }
 
 // addPublic adds a route that needs no access token: the landing page and its
 // files, the redirect to it, and the health check a load balancer polls.
-func (h *Handler) addPublic(path, label string, serve func(*Request, *Response)) {
+func (h *Handler) addPublic(path, label string, serve func(*request, *response)) {
 	h.addLabelled(path, label, readOnly, serve)
 	h.routes[path].public = true
 }
@@ -68,7 +68,7 @@ const (
 
 // put is POST /put with a JSON body {"key":"…","value":"…"} and, optionally,
 // "expire" or "ttl".
-func (h *Handler) put(req *Request, resp *Response) {
+func (h *Handler) put(req *request, resp *response) {
 	var p params
 	if err := parseJSONBody(req.Body, &p); err != nil {
 		resp.fail(400, err.Error())
@@ -78,7 +78,7 @@ func (h *Handler) put(req *Request, resp *Response) {
 }
 
 // get is GET /get?key=K.
-func (h *Handler) get(req *Request, resp *Response) {
+func (h *Handler) get(req *request, resp *response) {
 	var p params
 	if err := parseQuery(unsafeBytes(req.RawQuery), &p); err != nil {
 		resp.fail(400, err.Error())
@@ -99,13 +99,13 @@ func (h *Handler) get(req *Request, resp *Response) {
 	resp.keyValue(key, value)
 }
 
-func (h *Handler) healthz(_ *Request, resp *Response) {
+func (h *Handler) healthz(_ *request, resp *response) {
 	resp.json(200, bodyHealthy)
 }
 
 var bodyHealthy = []byte(`{"status":"OK"}`)
 
-func (h *Handler) stats(_ *Request, resp *Response) {
+func (h *Handler) stats(_ *request, resp *response) {
 	st := h.kv.Stats()
 	b := append(resp.buf[:0], `{"status":"OK","keyCount":`...)
 	b = strconv.AppendInt(b, st.Entries, 10)
@@ -149,7 +149,7 @@ func appendUint(b []byte, name string, n uint64) []byte {
 
 // redirectHome sends "/" to the landing page. The Location is relative so that it
 // stays under whatever prefix a gateway put in front (an API Gateway stage, say).
-func redirectHome(_ *Request, resp *Response) {
+func redirectHome(_ *request, resp *response) {
 	resp.addHeader("Location", "home")
 	resp.addHeader("Cache-Control", "no-store")
 	resp.ContentType = "text/plain; charset=utf-8"
@@ -160,18 +160,18 @@ func redirectHome(_ *Request, resp *Response) {
 var bodyRedirect = []byte("Found: see home\n")
 
 // key validates the key parameter: present, a string, 1 to maxKey characters.
-func (h *Handler) key(p *params, resp *Response) (string, bool) {
+func (h *Handler) key(p *params, resp *response) (string, bool) {
 	return h.text(&p.key, "key", 1, h.maxKey, resp)
 }
 
 // value validates the value parameter: present, a string, 0 to maxValue characters.
-func (h *Handler) value(p *params, resp *Response) (string, bool) {
+func (h *Handler) value(p *params, resp *response) (string, bool) {
 	return h.text(&p.value, "value", 0, h.maxValue, resp)
 }
 
 // text checks a string parameter. The parsers have already refused invalid UTF-8,
 // so counting runes counts code points.
-func (h *Handler) text(f *param, name string, min, max int, resp *Response) (string, bool) {
+func (h *Handler) text(f *param, name string, min, max int, resp *response) (string, bool) {
 	switch {
 	case !f.set:
 		resp.fail(400, `Missing "`+name+`".`)

@@ -81,7 +81,7 @@ func (a *admission) limits(path string) bool {
 // from another origin can read the 503 instead of seeing a network error.
 // Keep-alive is kept too: a client that reconnected would cost the server
 // several times what the refusal saves.
-func (h *Handler) overloaded(req *Request, resp *Response) {
+func (h *Handler) overloaded(req *request, resp *response) {
 	began := time.Now()
 	h.requests.Add(1)
 	label := "unmatched"

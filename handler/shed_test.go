@@ -70,7 +70,7 @@ func holdInFlight(t *testing.T, f face, entered chan struct{}, n int) chan int {
 	done := make(chan int, n)
 	for range n {
 		go func() {
-			resp := f.do(t, request("POST", "/snapshot", ""))
+			resp := f.do(t, httpRequest("POST", "/snapshot", ""))
 			resp.Body.Close()
 			done <- resp.StatusCode
 		}()
@@ -106,7 +106,7 @@ func TestShedsPastMaxInFlight(t *testing.T) {
 		{"GET", "/home", ""},
 		{"GET", "/no-such-path", ""},
 	} {
-		req := request(tc.method, tc.target, tc.body)
+		req := httpRequest(tc.method, tc.target, tc.body)
 		req.Header.Set("Origin", "https://app.example")
 		resp := f.do(t, req)
 		body := readBody(t, resp)
@@ -134,7 +134,7 @@ func TestShedsPastMaxInFlight(t *testing.T) {
 	// The health check and the metrics are exempt: an overloaded instance is
 	// alive, and overload is when its numbers matter.
 	for _, path := range []string{"/healthz", "/metrics"} {
-		if resp := f.do(t, request("GET", path, "")); resp.StatusCode != 200 {
+		if resp := f.do(t, httpRequest("GET", path, "")); resp.StatusCode != 200 {
 			t.Errorf("%s while overloaded: status %d, want 200", path, resp.StatusCode)
 		} else {
 			resp.Body.Close()
@@ -148,7 +148,7 @@ func TestShedsPastMaxInFlight(t *testing.T) {
 		}
 	}
 	// The places are given back: requests are served again.
-	resp := f.do(t, request("GET", "/get?key=absent", ""))
+	resp := f.do(t, httpRequest("GET", "/get?key=absent", ""))
 	if body := readBody(t, resp); resp.StatusCode != 404 {
 		t.Errorf("after the in-flight requests finished: status %d, want 404 (%s)", resp.StatusCode, body)
 	}
@@ -157,7 +157,7 @@ func TestShedsPastMaxInFlight(t *testing.T) {
 	}
 
 	// Refusals are counted in the metrics like any other answer.
-	metrics := readBody(t, f.do(t, request("GET", "/metrics", "")))
+	metrics := readBody(t, f.do(t, httpRequest("GET", "/metrics", "")))
 	if !strings.Contains(metrics, `warmkv_http_requests_total{route="/get",status="503"} 1`) {
 		t.Errorf("metrics do not count the refused GET:\n%s", grepLines(metrics, "warmkv_http_requests_total"))
 	}
@@ -176,7 +176,7 @@ func TestNotShed(t *testing.T) {
 			h, entered, release := blockedHandler(t, tc.maxInFlight)
 			f := fastFace(t, h)
 			done := holdInFlight(t, f, entered, tc.held)
-			resp := f.do(t, request("GET", "/get?key=absent", ""))
+			resp := f.do(t, httpRequest("GET", "/get?key=absent", ""))
 			if body := readBody(t, resp); resp.StatusCode != 404 {
 				t.Errorf("MAX_IN_FLIGHT %d with %d in flight: status %d, want 404 (%s)", tc.maxInFlight, tc.held, resp.StatusCode, body)
 			}

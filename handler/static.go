@@ -49,7 +49,7 @@ func (h *Handler) addStatic(public fs.FS) error {
 		if f.contentType == "" {
 			f.contentType = "application/octet-stream"
 		}
-		serve := func(req *Request, resp *Response) { f.serve(req, resp) }
+		serve := func(req *request, resp *response) { f.serve(req, resp) }
 		paths := []string{"/" + name}
 		if f.html {
 			paths = append(paths, "/"+strings.TrimSuffix(name, ".html"))
@@ -64,7 +64,7 @@ func (h *Handler) addStatic(public fs.FS) error {
 	})
 }
 
-func (f *staticFile) serve(req *Request, resp *Response) {
+func (f *staticFile) serve(req *request, resp *response) {
 	resp.ContentType = f.contentType
 	resp.addHeader("ETag", f.etag)
 	// no-cache: browsers may keep the file but must revalidate, so a new deployment

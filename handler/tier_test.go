@@ -49,7 +49,7 @@ func TestSharedTierFaults(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
-					resp := f.do(t, request(tc.method, tc.target, tc.body))
+					resp := f.do(t, httpRequest(tc.method, tc.target, tc.body))
 					body, _ := io.ReadAll(resp.Body)
 					resp.Body.Close()
 					checkResponse(t, tc, resp, string(body))

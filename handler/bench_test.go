@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -115,5 +116,73 @@ func BenchmarkOperations(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkFastHTTPBodyParsers runs whole requests with a JSON body through
+// the fasthttp face, with the body parser in use and with the jsontext one it
+// is measured against (jsonbody_jsontext_test.go). One op is one request with
+// each. The metrics are each parser's time per request (hand-ns/req,
+// jsontext-ns/req), the same in CPU time where the platform gives it
+// (hand-cpu-ns/req, jsontext-cpu-ns/req), and how much more a request costs
+// with jsontext (jsontext-extra-%, jsontext-extra-cpu-%).
+func BenchmarkFastHTTPBodyParsers(b *testing.B) {
+	defer func() { readJSONBody = parseJSONBody }()
+	for _, shape := range bodyShapes {
+		b.Run("shape="+shape.name, func(b *testing.B) {
+			h := newTestHandler(b)
+			body := []byte(shape.body)
+			var ctx fasthttp.RequestCtx
+			served := 0
+			b.ReportAllocs()
+			alternate(b, bodyParsers[0].name, bodyParsers[1].name, func(which int) {
+				readJSONBody = bodyParsers[which].parse
+				if served++; shape.path == "/append" && served%200 == 0 {
+					_ = h.kv.Set("app", "", 0) // stay under the value limit
+				}
+				ctx.Request.Reset()
+				ctx.Response.Reset()
+				ctx.Request.Header.SetMethod("POST")
+				ctx.Request.SetRequestURI(shape.path)
+				ctx.Request.Header.SetContentType("application/json")
+				ctx.Request.SetBody(body)
+				h.ServeFastHTTP(&ctx)
+				if ctx.Response.StatusCode() >= 500 {
+					b.Fatalf("%s: %d %s", shape.name, ctx.Response.StatusCode(), ctx.Response.Body())
+				}
+			})
+		})
+	}
+}
+
+// alternate runs op(0) and op(1) b.N times each, taking turns every block of
+// calls so that both meet the same load on a machine shared with other work,
+// and reports the time per call of each, named first and second, and how much
+// more the second takes, in percent. Wall time swings with that load; the
+// process's CPU time (where the platform gives it) much less.
+func alternate(b *testing.B, first, second string, op func(which int)) {
+	const block = 100
+	var wall, cpu [2]time.Duration
+	b.ResetTimer()
+	for done, turn := 0, 0; done < b.N; done, turn = done+block, turn+1 {
+		n := min(block, b.N-done)
+		for k := range 2 {
+			which := (turn + k) % 2 // who goes first changes every block too
+			startWall, startCPU := time.Now(), processCPUTime()
+			for range n {
+				op(which)
+			}
+			wall[which] += time.Since(startWall)
+			cpu[which] += processCPUTime() - startCPU
+		}
+	}
+	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) }
+	b.ReportMetric(per(wall[0]), first+"-ns/req")
+	b.ReportMetric(per(wall[1]), second+"-ns/req")
+	b.ReportMetric(100*(per(wall[1])/per(wall[0])-1), second+"-extra-%")
+	if cpu[0] > 0 {
+		b.ReportMetric(per(cpu[0]), first+"-cpu-ns/req")
+		b.ReportMetric(per(cpu[1]), second+"-cpu-ns/req")
+		b.ReportMetric(100*(per(cpu[1])/per(cpu[0])-1), second+"-extra-cpu-%")
 	}
 }

@@ -21,7 +21,8 @@ var surrogateEscape = regexp.MustCompile(`\\u[dD][89abcdefABCDEF]`)
 
 // FuzzParseJSONBody checks parseJSONBody against encoding/json: whatever it
 // accepts encoding/json accepts as an object with the same known fields and
-// values, and whatever it calls malformed encoding/json rejects too.
+// values, and whatever it calls malformed encoding/json rejects too. The
+// jsontext parser it is measured against must give the very same answer.
 func FuzzParseJSONBody(f *testing.F) {
 	for _, seed := range []string{
 		`{"key":"a","value":"b"}`,
@@ -44,6 +45,7 @@ func FuzzParseJSONBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var p params
 		err := parseJSONBody(body, &p)
+		checkSameAsJSONText(t, body, p, err)
 		if err != nil {
 			checkJSONBodyError(t, body, err)
 			return
@@ -88,6 +90,24 @@ func FuzzParseJSONBody(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkSameAsJSONText checks that parseJSONBodyJSONText gives body the
+// params p and error err that parseJSONBody gave it.
+func checkSameAsJSONText(t *testing.T, body []byte, p params, err error) {
+	t.Helper()
+	var q params
+	qerr := parseJSONBodyJSONText(body, &q)
+	if errorText(qerr) != errorText(err) || (err == nil && q != p) {
+		t.Fatalf("body %q: parseJSONBody gives %+v, %q; the jsontext parser %+v, %q", body, p, errorText(err), q, errorText(qerr))
+	}
+}
+
+func errorText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // checkJSONBodyError checks that err, returned by parseJSONBody for body, is

@@ -41,6 +41,12 @@ func (e *jsonSyntaxError) Error() string {
 	return "Malformed JSON at byte " + strconv.Itoa(e.offset) + ": " + e.what + "."
 }
 
+// readJSONBody is the body parser the routes call: parseJSONBody. It is a
+// variable only so that BenchmarkFastHTTPBodyParsers can run whole requests
+// with the jsontext-based parser this one is measured against
+// (jsonbody_jsontext_test.go).
+var readJSONBody = parseJSONBody
+
 // parseJSONBody parses a request body that must be exactly one JSON object
 // and records the fields warmkv reads (see params.field) in p. Other fields
 // are validated and ignored. p must have been reset: a known field that is

@@ -38,7 +38,7 @@ const (
 // readParams fills p from a JSON body or from the query string.
 func readParams(req *request, p *params) error {
 	if req.Method == "POST" && isJSON(req.ContentType) {
-		return parseJSONBody(req.Body, p)
+		return readJSONBody(req.Body, p)
 	}
 	return parseQuery(unsafeBytes(req.RawQuery), p)
 }

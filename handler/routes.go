@@ -70,7 +70,7 @@ const (
 // "expire" or "ttl".
 func (h *Handler) put(req *request, resp *response) {
 	var p params
-	if err := parseJSONBody(req.Body, &p); err != nil {
+	if err := readJSONBody(req.Body, &p); err != nil {
 		resp.fail(400, err.Error())
 		return
 	}

@@ -1,0 +1,18 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+package handler
+
+import (
+	"syscall"
+	"time"
+)
+
+// processCPUTime is the CPU time the process has used, user and system, all
+// threads (the garbage collector's included).
+func processCPUTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

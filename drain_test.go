@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"syscall"
@@ -111,68 +109,4 @@ func TestDrainListenerCloseEndsTheBackoff(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Accept did not return after Close")
 	}
-}
-
-// TestBinaryKeepsServingOutOfFileDescriptors runs the server with 64 open
-// files and opens far more connections than that: fasthttp alone stops
-// serving for good at the first EMFILE.
-func TestBinaryKeepsServingOutOfFileDescriptors(t *testing.T) {
-	const limit, conns = 64, 200
-	s := startCommand(t, []string{"sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0"`, limit), binary})
-	if code, _ := s.do(t, "POST", "/put", `{"key":"k","value":"kept"}`); code != 200 {
-		t.Fatalf("put: %d", code)
-	}
-	keep := make([]net.Conn, 0, conns)
-	for range conns {
-		c, err := net.Dial("tcp", s.base[len("http://"):])
-		if err != nil {
-			break // the backlog is full; enough are waiting
-		}
-		keep = append(keep, c)
-	}
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(s.stderr.String(), "cannot accept connections"); {
-		select {
-		case err := <-s.done:
-			s.done <- err
-			t.Fatalf("server exited when out of file descriptors: %v", err)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the log never said the server was out of file descriptors")
-		}
-	}
-	for _, c := range keep {
-		c.Close()
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		code, body, err := tryGet(s.base + "/get?key=k")
-		if err == nil && code == 200 && strings.Contains(body, `"value":"kept"`) {
-			break
-		}
-		select {
-		case err := <-s.done:
-			s.done <- err
-			t.Fatalf("server exited when out of file descriptors: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server does not serve after the connections closed: %d %s %v", code, body, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	waitForLog(t, s, "accepting connections again", 10*time.Second)
-}
-
-// tryGet is one GET on a fresh connection, with its error returned rather than
-// fatal, for polling.
-func tryGet(url string) (int, string, error) {
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Get(url)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body), err
 }

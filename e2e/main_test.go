@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -23,6 +23,10 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	// The tests build and read the repository: work from its root.
+	if err := os.Chdir(".."); err != nil {
+		panic(err)
+	}
 	dir, err := os.MkdirTemp("", "warmkv-bin")
 	if err != nil {
 		panic(err)

@@ -1,0 +1,150 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBinaryKeepsServingOutOfFileDescriptors runs the server with 64 open
+// files and opens far more connections than that: fasthttp alone stops
+// serving for good at the first EMFILE.
+func TestBinaryKeepsServingOutOfFileDescriptors(t *testing.T) {
+	const limit, conns = 64, 200
+	s := startCommand(t, []string{"sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0"`, limit), binary})
+	if code, _ := s.do(t, "POST", "/put", `{"key":"k","value":"kept"}`); code != 200 {
+		t.Fatalf("put: %d", code)
+	}
+	keep := make([]net.Conn, 0, conns)
+	for range conns {
+		c, err := net.Dial("tcp", s.base[len("http://"):])
+		if err != nil {
+			break // the backlog is full; enough are waiting
+		}
+		keep = append(keep, c)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(s.stderr.String(), "cannot accept connections"); {
+		select {
+		case err := <-s.done:
+			s.done <- err
+			t.Fatalf("server exited when out of file descriptors: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the log never said the server was out of file descriptors")
+		}
+	}
+	for _, c := range keep {
+		c.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body, err := tryGet(s.base + "/get?key=k")
+		if err == nil && code == 200 && strings.Contains(body, `"value":"kept"`) {
+			break
+		}
+		select {
+		case err := <-s.done:
+			s.done <- err
+			t.Fatalf("server exited when out of file descriptors: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server does not serve after the connections closed: %d %s %v", code, body, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitForLog(t, s, "accepting connections again", 10*time.Second)
+}
+
+// tryGet is one GET on a fresh connection, with its error returned rather than
+// fatal, for polling.
+func tryGet(url string) (int, string, error) {
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
+}
+
+// TestBinaryBoundsConnections checks MAX_CONNS end to end: idle keep-alive
+// connections take the places, the next client gets a 503 it can read, and
+// is served once a place is free.
+func TestBinaryBoundsConnections(t *testing.T) {
+	s := start(t, "MAX_CONNS=3")
+	addr := s.base[len("http://"):]
+	var idle []net.Conn
+	for range 3 {
+		idle = append(idle, mustDial(t, addr))
+	}
+	// start's health checks may still hold a keep-alive connection; wait for the
+	// bound to be full, then check the answer.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, body := getOn(t, addr)
+		if resp.StatusCode == 503 {
+			if resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "too many connections") {
+				t.Errorf("503 without Retry-After or the envelope: %v %s", resp.Header, body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("with MAX_CONNS=3 and 3 idle connections, a fourth was served: %d %s", resp.StatusCode, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, c := range idle {
+		c.Close()
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		resp, _ := getOn(t, addr)
+		if resp.StatusCode == 404 { // served: key k was never written
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the idle connections closed: status %d, want 404", resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// mustDial opens a connection to addr that the test closes when it ends.
+func mustDial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// getOn sends one GET on a new connection to addr and reads the answer.
+func getOn(t *testing.T, addr string) (*http.Response, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "GET /get?key=k HTTP/1.1\r\nHost: warmkv\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(body)
+}

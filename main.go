@@ -1,8 +1,11 @@
 // Command warmkv is an in-memory key-value cache with an HTTP API.
 //
-// This is the standalone door: it reads the configuration from the environment,
-// builds the cache and the handler, and serves them with fasthttp until SIGTERM or
-// SIGINT, then drains in-flight requests. See README.md for the configuration.
+// main only wires the parts together: it reads the configuration from the
+// environment, builds the app (cache, handler, snapshots) with the landing page
+// embedded, and hands it to the Lambda runtime when AWS_LAMBDA_RUNTIME_API is
+// set, or else to the standalone server (package server). The same binary is
+// the container's image and Lambda's bootstrap. See README.md for the
+// configuration.
 package main
 
 import (
@@ -11,10 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"time"
 
 	"github.com/warmkv/warmkv/app"
 	"github.com/warmkv/warmkv/awslambda"
@@ -33,11 +33,16 @@ func main() {
 		"probe /healthz of the server configured by PORT on loopback and exit 0 if healthy (for container health checks, which have no shell or curl)")
 	flag.Parse()
 	if *healthcheck {
-		os.Exit(probeHealth())
+		if err := server.Healthcheck(os.Getenv("PORT")); err != nil {
+			fmt.Fprintln(os.Stderr, "warmkv: healthcheck:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	os.Exit(run())
 }
 
+// run builds the app and serves it; it returns the exit code.
 func run() int {
 	cfg, err := config.Load(config.OSEnv())
 	if err != nil {
@@ -76,24 +81,4 @@ func configFailed(err error) int {
 		}
 	}
 	return 2
-}
-
-// probeHealth asks the local server for /healthz, for the container health check.
-func probeHealth() int {
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "7171"
-	}
-	client := &http.Client{Timeout: 2 * time.Second}
-	resp, err := client.Get("http://" + net.JoinHostPort("127.0.0.1", port) + "/healthz")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "warmkv: healthcheck:", err)
-		return 1
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintln(os.Stderr, "warmkv: healthcheck: status", resp.StatusCode)
-		return 1
-	}
-	return 0
 }

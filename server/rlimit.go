@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 )
@@ -10,6 +11,13 @@ import (
 // idle keep-alive connections next to its active clients, its listeners and
 // its snapshot file.
 const comfortableOpenFiles = 10_240
+
+// logFileLimit raises the open-file limit and logs it, as a warning when it is
+// too low for the connections warmkv is built to hold.
+func logFileLimit(logger *slog.Logger) {
+	fds := raiseFileLimit()
+	logger.Log(context.Background(), fds.LogLevel(), "open file limit", "nofile", fds)
+}
 
 // fileLimit is what raiseFileLimit found and left: the soft RLIMIT_NOFILE
 // before and after, and the hard limit it may not exceed.

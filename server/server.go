@@ -1,102 +1,105 @@
-// Package server is warmkv's standalone door: it serves the app's handler with
-// fasthttp and its store over the Redis protocol, on listeners that bound the
-// open connections and ride out a shortage of file descriptors, until SIGTERM
-// or SIGINT; then it drains both and writes the last snapshot.
+// Package server is warmkv's standalone door: it serves the app's handler
+// over HTTP with fasthttp, and its store over the Redis protocol, until
+// SIGTERM or SIGINT; then it drains both doors together and writes the last
+// snapshot.
+//
+// Beneath fasthttp two listeners guard the process: connlimit.go bounds the
+// open connections (MAX_CONNS) with an answer a client can act on, and
+// drain.go rides out a shortage of file descriptors and cuts, at shutdown,
+// the connections that never sent a byte.
 package server
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
-	"math"
 	"net"
 	"os/signal"
-	"strconv"
 	"syscall"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/warmkv/warmkv/app"
-	"github.com/warmkv/warmkv/config"
+	"github.com/warmkv/warmkv/resp"
 )
 
 // Run serves a as the standalone server until SIGINT or SIGTERM, then shuts
 // it down gracefully. It returns the exit code for the process.
 func Run(a *app.App) int {
-	cfg, h, logger := a.Config, a.Handler, a.Logger
-	fds := raiseFileLimit() // every client connection holds a file descriptor
-	logger.Log(context.Background(), fds.LogLevel(), "open file limit", "nofile", fds)
-	// The snapshot is loaded before the port opens: no client sees a cache
+	logFileLimit(a.Logger) // every client connection holds a file descriptor
+	// The snapshot is loaded before the ports open: no client sees a cache
 	// that is still filling.
 	if err := a.RestoreSnapshot(); err != nil {
 		return 1
 	}
-	addr := net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port))
-	ln, err := net.Listen("tcp", addr)
+	d, err := open(a)
 	if err != nil {
-		logger.Error("cannot listen", "addr", addr, "err", err)
 		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	context.AfterFunc(ctx, stop) // from the first signal on, a second one kills the process the default way
+	return d.serve(ctx)
+}
+
+// doors are the HTTP and Redis-protocol servers on their open ports.
+type doors struct {
+	app        *app.App
+	http       *fasthttp.Server
+	httpLn     net.Listener // under the connection limit and the drain
+	resp       *resp.Server // nil when RESP_PORT=0
+	respServed <-chan error // nil when RESP_PORT=0
+}
+
+// open opens both ports and starts the Redis-protocol server; HTTP is served
+// from serve on. It logs why before returning an error.
+func open(a *app.App) (*doors, error) {
+	ln, err := listenHTTP(a)
+	if err != nil {
+		return nil, err
 	}
 	respSrv, respServed, err := startRESP(a)
 	if err != nil {
-		return 1
+		ln.Close()
+		return nil, err
 	}
-	srv := &fasthttp.Server{
-		Handler:      h.ServeFastHTTP,
-		ErrorHandler: h.FastHTTPErrorHandler,
-		// fasthttp must read a request's headers within ReadTimeout; HeaderReceived
-		// then gives a request with a body READ_TIMEOUT for the rest. Together they
-		// cut off clients that trickle headers or bodies to hold connections open.
-		ReadTimeout: cfg.ReadHeaderTimeout,
-		HeaderReceived: func(hdr *fasthttp.RequestHeader) fasthttp.RequestConfig {
-			if hdr.ContentLength() == 0 {
-				return fasthttp.RequestConfig{} // no body: keep the header deadline, skip a syscall
-			}
-			return fasthttp.RequestConfig{ReadTimeout: cfg.ReadTimeout}
-		},
-		WriteTimeout:       cfg.WriteTimeout,
-		IdleTimeout:        cfg.IdleTimeout,
-		MaxRequestBodySize: cfg.MaxBodyBytes,
-		// The read buffer bounds the request line plus headers.
-		ReadBufferSize:        cfg.MaxHeaderBytes,
-		NoDefaultServerHeader: true,
-		CloseOnShutdown:       true,
-		// MAX_CONNS bounds connections (connlimit.go), with a 503 that carries
-		// Retry-After; fasthttp's own bound answers without it.
-		Concurrency: math.MaxInt32,
-		Logger:      fasthttpLogger{logger},
-	}
+	logListening(a, ln.Addr())
+	return &doors{
+		app:        a,
+		http:       newHTTPServer(a),
+		httpLn:     newDrainListener(newConnLimitListener(ln, a.Config.MaxConns, a.Logger), a.Logger),
+		resp:       respSrv,
+		respServed: respServed,
+	}, nil
+}
 
-	a.LogReady("warmkv listening", "addr", ln.Addr().String(), "max_conns", cfg.MaxConns)
-	if cfg.AuthToken == "" && !config.IsLoopback(cfg.Bind) {
-		logger.Warn("HTTP listens beyond loopback without AUTH_TOKEN: anyone who can reach the port can read, write and flush the cache",
-			"addr", ln.Addr().String())
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(newDrainListener(newConnLimitListener(ln, cfg.MaxConns, logger), logger)) }()
-	a.StartSnapshots(ctx)
+// serve serves HTTP and takes the scheduled snapshots until ctx is done or a
+// door fails, then shuts down. It returns the exit code for the process.
+func (d *doors) serve(ctx context.Context) int {
+	httpServed := make(chan error, 1)
+	go func() { httpServed <- d.http.Serve(d.httpLn) }()
+	d.app.StartSnapshots(ctx)
 
 	select {
-	case err := <-served:
-		logger.Error("server stopped", "err", err)
-		_ = a.FinalSnapshot() // the data is still good; keep it
-		return 1
-	case err := <-respServed:
-		logger.Error("Redis-protocol server stopped", "err", err)
-		_ = a.FinalSnapshot()
-		return 1
+	case err := <-httpServed:
+		d.app.Logger.Error("server stopped", "err", err)
+	case err := <-d.respServed: // never ready when nil
+		d.app.Logger.Error("Redis-protocol server stopped", "err", err)
 	case <-ctx.Done():
+		return d.shutdown()
 	}
-	stop() // a second signal now kills the process the default way
+	_ = d.app.FinalSnapshot() // a door failed, but the data is still good: keep it
+	return 1
+}
+
+// shutdown drains both doors together within SHUTDOWN_TIMEOUT, then writes the
+// last snapshot. It returns 1 when either drain or the snapshot failed.
+func (d *doors) shutdown() int {
+	cfg, logger := d.app.Config, d.app.Logger
 	logger.Info("shutting down", "grace", cfg.ShutdownTimeout)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	code := 0
-	respDrained := shutdownRESP(shutdownCtx, respSrv) // drains alongside HTTP
-	if err := srv.ShutdownWithContext(shutdownCtx); err != nil {
+	respDrained := shutdownRESP(ctx, d.resp) // drains alongside HTTP
+	if err := d.http.ShutdownWithContext(ctx); err != nil {
 		logger.Error("shutdown did not finish in time", "err", err)
 		code = 1
 	}
@@ -105,19 +108,9 @@ func Run(a *app.App) int {
 		code = 1
 	}
 	// Written after the drain, so it holds every write that was answered.
-	if err := a.FinalSnapshot(); err != nil {
+	if err := d.app.FinalSnapshot(); err != nil {
 		code = 1
 	}
 	logger.Info("stopped")
 	return code
-}
-
-// fasthttpLogger routes fasthttp's own messages into slog at Debug level: they
-// are about single misbehaving connections (a body over the limit, a reset), which
-// the client was already answered about, and a hostile client must not be able to
-// flood the log.
-type fasthttpLogger struct{ l *slog.Logger }
-
-func (f fasthttpLogger) Printf(format string, args ...any) {
-	f.l.Debug(fmt.Sprintf(format, args...), "source", "fasthttp")
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +62,24 @@ func TestBinaryKeepsServingOutOfFileDescriptors(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	waitForLog(t, s, "accepting connections again", 10*time.Second)
+}
+
+// TestBinaryRunsAtTheHardFileLimit starts the server with a soft open-file
+// limit of 256, as a shell or a container may give it, and checks that it
+// runs with the hard limit all the same: the Go runtime raises the soft limit
+// to the hard one minus one as it starts (go.dev/issue/46279), which is why
+// warmkv only reads and logs it.
+func TestBinaryRunsAtTheHardFileLimit(t *testing.T) {
+	s := startCommand(t, []string{"sh", "-c", `ulimit -Sn 256 && exec "$0"`, binary})
+	m := regexp.MustCompile(`nofile\.soft=(\d+) nofile\.hard=(\d+)`).FindStringSubmatch(s.stderr.String())
+	if m == nil {
+		t.Fatalf("no open file limit in the startup log:\n%s", s.stderr)
+	}
+	soft, _ := strconv.ParseUint(m[1], 10, 64)
+	hard, _ := strconv.ParseUint(m[2], 10, 64)
+	if hard > 257 && soft < hard-1 {
+		t.Errorf("started with a soft limit of 256, runs with soft %d, hard %d: want the hard limit (minus one)", soft, hard)
+	}
 }
 
 // tryGet is one GET on a fresh connection, with its error returned rather than

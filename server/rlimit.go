@@ -12,68 +12,39 @@ import (
 // its snapshot file.
 const comfortableOpenFiles = 10_240
 
-// logFileLimit raises the open-file limit and logs it, as a warning when it is
-// too low for the connections warmkv is built to hold.
-func logFileLimit(logger *slog.Logger) {
-	fds := raiseFileLimit()
-	logger.Log(context.Background(), fds.LogLevel(), "open file limit", "nofile", fds)
-}
-
-// fileLimit is what raiseFileLimit found and left: the soft RLIMIT_NOFILE
-// before and after, and the hard limit it may not exceed.
-type fileLimit struct {
-	Before, After, Hard uint64
-	Err                 error // why the limit could not be read or raised
-}
-
-// raiseFileLimit raises the soft limit on open files to the hard limit. The
-// soft limit is the one that fails accept() with EMFILE, and it is often far
-// below the hard one (1024 against 524288 in a Docker container), while only
-// the hard limit needs privileges to raise; so the process may and should take
-// all of it.
+// logFileLimit logs the open-file limit the server runs with, as a warning
+// when it is too low for the connections warmkv is built to hold, so that an
+// operator sees it in the startup log before clients see refused connections.
 //
-// Since Go 1.19 the runtime already raises the soft limit to the hard limit
-// minus one while it initialises (go.dev/issue/46279), so Before is usually
-// that raised value, not the one the process was started with. Doing it here
-// anyway does not rely on that, and the result gives the startup log the
-// number of connections the server can really hold.
-func raiseFileLimit() fileLimit {
-	return raiseFileLimitWith(getNofile, setNofile)
+// There is nothing to raise: since Go 1.19 the runtime raises the soft
+// RLIMIT_NOFILE to the hard limit (minus one) as it initialises
+// (go.dev/issue/46279), so the soft limit the process was started with (1024
+// in a Docker container) is gone by now. Only the hard limit counts, and only
+// whoever starts the process can raise it.
+func logFileLimit(logger *slog.Logger) {
+	l := readFileLimit()
+	logger.Log(context.Background(), l.LogLevel(), "open file limit", "nofile", l)
 }
 
-// raiseFileLimitWith is raiseFileLimit with the system calls passed in, so the
-// failure paths can be tested.
-func raiseFileLimitWith(get func() (soft, hard uint64, err error), set func(soft, hard uint64) error) fileLimit {
-	soft, hard, err := get()
-	if err != nil {
-		return fileLimit{Err: err}
-	}
-	fl := fileLimit{Before: soft, After: soft, Hard: hard}
-	if soft >= hard {
-		return fl
-	}
-	if err := set(hard, hard); err != nil {
-		fl.Err = err
-		return fl
-	}
-	// Read it back: a kernel may clamp the value rather than fail.
-	if soft, _, err = get(); err != nil {
-		fl.Err = err
-		return fl
-	}
-	fl.After = soft
-	return fl
+// fileLimit is the process's RLIMIT_NOFILE.
+type fileLimit struct {
+	Soft, Hard uint64
+	Err        error // why it could not be read
 }
 
-// LogLevel is Warn when the limit could not be raised or is too low for the
-// connection counts warmkv is built for, so an operator sees it in the startup
-// log before clients see refused connections. Where the limit is not managed
-// (not Linux) there is nothing to act on: Debug.
+// readFileLimit reads the process's open-file limit.
+func readFileLimit() fileLimit {
+	soft, hard, err := getNofile()
+	return fileLimit{Soft: soft, Hard: hard, Err: err}
+}
+
+// LogLevel is Warn when the limit could not be read or is too low. Where the
+// limit is not read (not Linux) there is nothing to act on: Debug.
 func (l fileLimit) LogLevel() slog.Level {
 	switch {
 	case errors.Is(l.Err, errors.ErrUnsupported):
 		return slog.LevelDebug
-	case l.Err != nil || l.After < comfortableOpenFiles:
+	case l.Err != nil || l.Soft < comfortableOpenFiles:
 		return slog.LevelWarn
 	}
 	return slog.LevelInfo
@@ -81,18 +52,11 @@ func (l fileLimit) LogLevel() slog.Level {
 
 // LogValue makes a fileLimit one group in a log record.
 func (l fileLimit) LogValue() slog.Value {
-	if l.Err != nil && l.Hard == 0 {
+	if l.Err != nil {
 		return slog.GroupValue(slog.String("err", l.Err.Error()))
 	}
-	attrs := []slog.Attr{
-		slog.Uint64("soft_before", l.Before),
-		slog.Uint64("soft", l.After),
-		slog.Uint64("hard", l.Hard),
-	}
-	if l.Err != nil {
-		attrs = append(attrs, slog.String("err", l.Err.Error()))
-	}
-	if l.After < comfortableOpenFiles {
+	attrs := []slog.Attr{slog.Uint64("soft", l.Soft), slog.Uint64("hard", l.Hard)}
+	if l.Soft < comfortableOpenFiles {
 		attrs = append(attrs, slog.String("hint", "each connection takes one; raise the hard limit, e.g. docker run --ulimit nofile=65536:65536"))
 	}
 	return slog.GroupValue(attrs...)

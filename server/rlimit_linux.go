@@ -8,8 +8,3 @@ func getNofile() (soft, hard uint64, err error) {
 	err = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
 	return lim.Cur, lim.Max, err
 }
-
-// setNofile sets RLIMIT_NOFILE.
-func setNofile(soft, hard uint64) error {
-	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: soft, Max: hard})
-}

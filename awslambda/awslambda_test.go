@@ -2,7 +2,6 @@ package awslambda
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/warmkv/warmkv/internal/lambdatest"
 )
 
 // The fixtures in testdata are events as each front door sends them, taken
@@ -55,17 +56,6 @@ func echoHandler() http.Handler {
 	})
 }
 
-// proxyResponse holds the fields of all three answer shapes.
-type proxyResponse struct {
-	StatusCode        int                 `json:"statusCode"`
-	StatusDescription string              `json:"statusDescription"`
-	Headers           map[string]string   `json:"headers"`
-	MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
-	Cookies           []string            `json:"cookies"`
-	Body              string              `json:"body"`
-	IsBase64Encoded   bool                `json:"isBase64Encoded"`
-}
-
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
@@ -75,24 +65,13 @@ func fixture(t testing.TB, name string) []byte {
 	return b
 }
 
-func invoke(t testing.TB, h http.Handler, event []byte) (proxyResponse, seen) {
+func invoke(t testing.TB, h http.Handler, event []byte) (lambdatest.Response, seen) {
 	t.Helper()
 	out, err := Handler(h).Invoke(context.Background(), event)
 	if err != nil {
 		t.Fatalf("Invoke: %v", err)
 	}
-	var resp proxyResponse
-	if err := json.Unmarshal(out, &resp); err != nil {
-		t.Fatalf("answer is not JSON: %v\n%s", err, out)
-	}
-	body := resp.Body
-	if resp.IsBase64Encoded {
-		b, err := base64.StdEncoding.DecodeString(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body = string(b)
-	}
+	resp, body := lambdatest.Decode(t, out)
 	var s seen
 	if err := json.Unmarshal([]byte(body), &s); err != nil {
 		t.Fatalf("handler answer is not the echo: %v\n%s", err, out)
@@ -254,13 +233,9 @@ func TestInvokeEncodesBinaryAnswersAsBase64(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var resp proxyResponse
-			if err := json.Unmarshal(out, &resp); err != nil {
-				t.Fatal(err)
-			}
-			body, err := base64.StdEncoding.DecodeString(resp.Body)
-			if !resp.IsBase64Encoded || err != nil || string(body) != "\xff\x00\xfex" {
-				t.Fatalf("binary answer: isBase64Encoded=%v body=%q (%v)", resp.IsBase64Encoded, resp.Body, err)
+			resp, body := lambdatest.Decode(t, out)
+			if !resp.IsBase64Encoded || body != "\xff\x00\xfex" {
+				t.Fatalf("binary answer: isBase64Encoded=%v body=%q", resp.IsBase64Encoded, resp.Body)
 			}
 		})
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/warmkv/warmkv/internal/testsupport"
 )
 
 // The landing page in a real browser: Debian's chromium, driven over the
@@ -69,7 +71,7 @@ func newBrowser(t *testing.T) context.Context {
 	t.Helper()
 	execPath := chromiumPath(t)
 	userData := t.TempDir() // registered first, so removed after the browser is gone
-	output := new(syncBuffer)
+	output := new(testsupport.LogBuffer)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(execPath),
 		chromedp.Headless,
@@ -282,7 +284,7 @@ func artifactDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("WARMKV_ARTIFACTS")
 	if dir == "" {
-		dir = "test-artifacts" // go test runs in the package directory, the repository root
+		dir = repoFile("test-artifacts")
 	}
 	dir, err := filepath.Abs(dir)
 	if err != nil {

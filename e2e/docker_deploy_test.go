@@ -25,7 +25,7 @@ type dockerInstruction struct {
 
 func parseDockerfile(t *testing.T) []dockerInstruction {
 	t.Helper()
-	raw, err := os.ReadFile("Dockerfile")
+	raw, err := os.ReadFile(repoFile("Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestDockerfile(t *testing.T) {
 	if build == "" {
 		t.Fatal("the first stage runs no go build")
 	}
-	makefile, err := os.ReadFile("Makefile")
+	makefile, err := os.ReadFile(repoFile("Makefile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestDockerfile(t *testing.T) {
 	}
 
 	// .dockerignore keeps the context small but must keep what go build reads.
-	ignore, err := os.ReadFile(".dockerignore")
+	ignore, err := os.ReadFile(repoFile(".dockerignore"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func slicesContain(list []string, want ...string) bool {
 // 2 GiB limit given as GOMEMLIMIT, with no MAX_MEMORY. The cache must size
 // itself from that limit, and serve.
 func TestContainerContract(t *testing.T) {
-	bin := containerBinary(t)
+	bin := binary(t, containerBuild)
 	assertStatic(t, bin)
 
 	env := map[string]string{"GOMAXPROCS": "2", "GOMEMLIMIT": "2GiB", "APP_ENV": "production"}
@@ -220,7 +220,8 @@ func TestContainerContract(t *testing.T) {
 	for k, v := range env {
 		list = append(list, k+"="+v)
 	}
-	s := startBinary(t, bin, "/healthz", list...)
+	// RESP_PORT, on by default, gets a free port: the harness waits for it too.
+	s := startServer(t, serverSpec{argv: []string{bin}, env: list, platform: true, resp: true})
 	if code, body := s.do(t, "POST", "/put", `{"key":"name","value":"Andrew"}`); code != 200 || body != putOK {
 		t.Fatalf("put: %d %s", code, body)
 	}

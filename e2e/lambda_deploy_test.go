@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/awslabs/goformation/v7/intrinsics"
 
 	"github.com/warmkv/warmkv/config"
+	"github.com/warmkv/warmkv/internal/lambdatest"
 )
 
 // The Lambda tests run the real bootstrap, built as SAM builds it, against
@@ -125,22 +127,21 @@ func (rt *fakeRuntime) answer(endpoint string) http.HandlerFunc {
 	}
 }
 
-// lambdaProc is a running bootstrap.
-type lambdaProc struct {
-	cmd     *exec.Cmd
-	stderr  *syncBuffer
-	done    chan error
-	started time.Time
+// lambdaBootstrap is the bootstrap built for this machine, which the Lambda
+// tests run: on Linux only, like Lambda.
+func lambdaBootstrap(tb testing.TB) string {
+	tb.Helper()
+	if runtime.GOOS != "linux" {
+		tb.Skip("the Lambda tests run the linux bootstrap")
+	}
+	return binary(tb, lambdaBuild)
 }
 
 // startLambda runs the bootstrap with the environment Lambda gives a 512 MB
 // function, plus env.
-func startLambda(t testing.TB, rt *fakeRuntime, env ...string) *lambdaProc {
-	t.Helper()
-	bin := lambdaBootstrap(t)
-	p := &lambdaProc{stderr: new(syncBuffer), done: make(chan error, 1)}
-	p.cmd = exec.Command(bin)
-	p.cmd.Env = append([]string{
+func startLambda(tb testing.TB, rt *fakeRuntime, env ...string) *process {
+	tb.Helper()
+	return launch(tb, []string{lambdaBootstrap(tb)}, append([]string{
 		"AWS_LAMBDA_RUNTIME_API=" + rt.address(),
 		"AWS_LAMBDA_FUNCTION_NAME=warmkv",
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
@@ -149,26 +150,12 @@ func startLambda(t testing.TB, rt *fakeRuntime, env ...string) *lambdaProc {
 		"_HANDLER=bootstrap",
 		"TZ=:UTC",
 		"APP_ENV=production", // as template.yaml sets it
-	}, env...)
-	p.cmd.Stderr = p.stderr
-	p.started = time.Now()
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("bootstrap log:\n%s", p.stderr)
-		}
-	})
-	return p
+	}, env...))
 }
 
 // invoke queues event (a value to marshal, or raw []byte) and waits for the
 // function's answer.
-func (rt *fakeRuntime) invoke(t testing.TB, p *lambdaProc, event any) runtimeAnswer {
+func (rt *fakeRuntime) invoke(t testing.TB, p *process, event any) runtimeAnswer {
 	t.Helper()
 	payload, ok := event.([]byte)
 	if !ok {
@@ -186,62 +173,23 @@ func (rt *fakeRuntime) invoke(t testing.TB, p *lambdaProc, event any) runtimeAns
 	select {
 	case a := <-ch:
 		return a
-	case err := <-p.done:
-		p.done <- err
-		t.Fatalf("the function exited during %s: %v\n%s", id, err, p.stderr)
+	case <-p.exited:
+		t.Fatalf("the function exited during %s: %v\n%s", id, p.err, p.log)
 	case <-time.After(20 * time.Second):
-		t.Fatalf("no answer to %s\n%s", id, p.stderr)
+		t.Fatalf("no answer to %s\n%s", id, p.log)
 	}
 	return runtimeAnswer{}
 }
 
-// proxyResponse holds the fields of the three answer shapes.
-type proxyResponse struct {
-	StatusCode        int                 `json:"statusCode"`
-	StatusDescription string              `json:"statusDescription"`
-	Headers           map[string]string   `json:"headers"`
-	MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
-	Cookies           []string            `json:"cookies"`
-	Body              string              `json:"body"`
-	IsBase64Encoded   bool                `json:"isBase64Encoded"`
-}
-
-// header finds a header in either header field, case-insensitively.
-func (r proxyResponse) header(name string) string {
-	for k, v := range r.Headers {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	for k, v := range r.MultiValueHeaders {
-		if strings.EqualFold(k, name) && len(v) > 0 {
-			return strings.Join(v, ", ")
-		}
-	}
-	return ""
-}
-
 // httpCall invokes the function with an HTTP event and returns the answer's
 // status and body; the invocation itself must succeed.
-func (rt *fakeRuntime) httpCall(t testing.TB, p *lambdaProc, event any) (proxyResponse, string) {
+func (rt *fakeRuntime) httpCall(t testing.TB, p *process, event any) (lambdatest.Response, string) {
 	t.Helper()
 	a := rt.invoke(t, p, event)
 	if a.endpoint != "response" {
 		t.Fatalf("invocation failed (%s): %s", a.endpoint, a.body)
 	}
-	var resp proxyResponse
-	if err := json.Unmarshal(a.body, &resp); err != nil {
-		t.Fatalf("the answer is not a proxy response: %v\n%s", err, a.body)
-	}
-	body := resp.Body
-	if resp.IsBase64Encoded {
-		b, err := base64.StdEncoding.DecodeString(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body = string(b)
-	}
-	return resp, body
+	return lambdatest.Decode(t, a.body)
 }
 
 // Events as API Gateway, Function URLs and ALB send them.
@@ -309,13 +257,13 @@ func TestLambdaBootstrapServesEveryEventShape(t *testing.T) {
 	p := startLambda(t, rt)
 
 	// check invokes the function with an HTTP event and compares the answer.
-	check := func(t *testing.T, event any, wantStatus int, wantBody string) proxyResponse {
+	check := func(t *testing.T, event any, wantStatus int, wantBody string) lambdatest.Response {
 		t.Helper()
 		resp, body := rt.httpCall(t, p, event)
 		if resp.StatusCode != wantStatus || body != wantBody {
 			t.Errorf("answer %d %s\nwant   %d %s", resp.StatusCode, body, wantStatus, wantBody)
 		}
-		if ct := resp.header("Content-Type"); wantBody != "" && strings.HasPrefix(wantBody, "{") && ct != "application/json" {
+		if ct := resp.Header("Content-Type"); wantBody != "" && strings.HasPrefix(wantBody, "{") && ct != "application/json" {
 			t.Errorf("Content-Type %q, want application/json", ct)
 		}
 		return resp
@@ -399,8 +347,8 @@ func TestLambdaBootstrapServesEveryEventShape(t *testing.T) {
 	})
 	t.Run("bad input is the handler's answer, not an invocation error", func(t *testing.T) {
 		resp, body := rt.httpCall(t, p, httpAPIEvent("POST", "/put", "", `{"key":`))
-		if resp.StatusCode != 400 || !strings.HasPrefix(body, `{"status":"ERROR","message":`) || resp.header("Content-Type") != "application/json" {
-			t.Errorf("malformed JSON: %d %q %s", resp.StatusCode, resp.header("Content-Type"), body)
+		if resp.StatusCode != 400 || !strings.HasPrefix(body, `{"status":"ERROR","message":`) || resp.Header("Content-Type") != "application/json" {
+			t.Errorf("malformed JSON: %d %q %s", resp.StatusCode, resp.Header("Content-Type"), body)
 		}
 		resp, body = rt.httpCall(t, p, restAPIEvent("POST", "/put", nil, `{"key":"","value":"x"}`))
 		if resp.StatusCode != 400 || !strings.Contains(body, `"status":"ERROR"`) {
@@ -412,7 +360,7 @@ func TestLambdaBootstrapServesEveryEventShape(t *testing.T) {
 		}
 		resp = check(t, albEvent("GET", "/put", nil, ""), 405,
 			`{"status":"ERROR","message":"Method GET is not allowed on /put; use POST."}`)
-		if resp.header("Allow") != "POST" {
+		if resp.Header("Allow") != "POST" {
 			t.Errorf("405 without Allow: POST: %v", resp.Headers)
 		}
 		check(t, httpAPIEvent("GET", "/get", "key=nobody", ""), 404, `{"status":"ERROR","message":"Key not found."}`)
@@ -428,9 +376,9 @@ func TestLambdaBootstrapServesEveryEventShape(t *testing.T) {
 	})
 	t.Run("landing page", func(t *testing.T) {
 		resp, body := rt.httpCall(t, p, httpAPIEvent("GET", "/home", "", ""))
-		if resp.StatusCode != 200 || !strings.Contains(body, "warmkv") || !strings.HasPrefix(resp.header("Content-Type"), "text/html") ||
-			!strings.Contains(resp.header("Content-Security-Policy"), "default-src 'self'") {
-			t.Errorf("/home: %d %q CSP %q, %d bytes", resp.StatusCode, resp.header("Content-Type"), resp.header("Content-Security-Policy"), len(body))
+		if resp.StatusCode != 200 || !strings.Contains(body, "warmkv") || !strings.HasPrefix(resp.Header("Content-Type"), "text/html") ||
+			!strings.Contains(resp.Header("Content-Security-Policy"), "default-src 'self'") {
+			t.Errorf("/home: %d %q CSP %q, %d bytes", resp.StatusCode, resp.Header("Content-Type"), resp.Header("Content-Security-Policy"), len(body))
 		}
 	})
 	t.Run("stats: a budget from the function's memory", func(t *testing.T) {
@@ -462,27 +410,20 @@ func TestLambdaBootstrapReportsConfigurationErrors(t *testing.T) {
 		if a.errorType != "Runtime.ConfigError" || e.ErrorType != "Runtime.ConfigError" || !strings.Contains(e.ErrorMessage, `MAX_MEMORY="lots"`) {
 			t.Errorf("init error: type header %q, body %s; want Runtime.ConfigError naming MAX_MEMORY", a.errorType, a.body)
 		}
-	case err := <-p.done:
-		p.done <- err
-		t.Fatalf("exited (%v) without reporting an init error\n%s", err, p.stderr)
+	case <-p.exited:
+		t.Fatalf("exited (%v) without reporting an init error\n%s", p.err, p.log)
 	case <-time.After(20 * time.Second):
-		t.Fatalf("no init error reported\n%s", p.stderr)
+		t.Fatalf("no init error reported\n%s", p.log)
 	}
-	select {
-	case err := <-p.done:
-		p.done <- err
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
-			t.Errorf("exit: %v, want status 2", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("still running after reporting an init error")
+	var exit *exec.ExitError
+	if err := p.waitExit(t, 10*time.Second); !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Errorf("exit: %v, want status 2", err)
 	}
 	if n := rt.nexts.Load(); n != 0 {
 		t.Errorf("asked for %d invocations after failing init", n)
 	}
-	if !strings.Contains(p.stderr.String(), "MAX_MEMORY") {
-		t.Errorf("the log does not name MAX_MEMORY:\n%s", p.stderr)
+	if !strings.Contains(p.log.String(), "MAX_MEMORY") {
+		t.Errorf("the log does not name MAX_MEMORY:\n%s", p.log)
 	}
 }
 
@@ -493,7 +434,7 @@ func TestLambdaBootstrapCrossBuildsForArm64(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a cross build takes a while")
 	}
-	bin := arm64Bootstrap.get(t, "bootstrap-arm64", []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64"}, lambdaBuildFlags...)
+	bin := binary(t, arm64LambdaBuild)
 	f := assertStatic(t, bin)
 	if f.Machine != elf.EM_AARCH64 {
 		t.Fatalf("machine %v, want EM_AARCH64", f.Machine)
@@ -508,7 +449,7 @@ func TestLambdaBootstrapCrossBuildsForArm64(t *testing.T) {
 // runs) to the flags of the bootstrap the tests run, and `make build` to the
 // Dockerfile's.
 func TestMakefileBuildsWhatTheTestsBuild(t *testing.T) {
-	makefile, err := os.ReadFile("Makefile")
+	makefile, err := os.ReadFile(repoFile("Makefile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -560,9 +501,7 @@ func BenchmarkLambdaColdStart(b *testing.B) {
 					b.Fatalf("%s: %s", a.endpoint, a.body)
 				}
 				b.StopTimer()
-				_ = p.cmd.Process.Kill()
-				err := <-p.done
-				p.done <- err
+				p.kill()
 				rt.close()
 				b.StartTimer()
 			}
@@ -588,7 +527,7 @@ func TestSAMTemplate(t *testing.T) {
 		}
 		return name
 	}
-	tpl, err := goformation.OpenWithOptions("template.yaml", &intrinsics.ProcessorOptions{
+	tpl, err := goformation.OpenWithOptions(repoFile("template.yaml"), &intrinsics.ProcessorOptions{
 		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{"Fn::GetAtt": keep, "Fn::Sub": keep},
 	})
 	if err != nil {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/warmkv/warmkv/internal/testsupport"
 )
 
 // TestBinaryKeepsServingOutOfFileDescriptors runs the server with 64 open
@@ -18,7 +19,7 @@ import (
 // serving for good at the first EMFILE.
 func TestBinaryKeepsServingOutOfFileDescriptors(t *testing.T) {
 	const limit, conns = 64, 200
-	s := startCommand(t, []string{"sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0"`, limit), binary})
+	s := startServer(t, serverSpec{argv: []string{"sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0"`, limit), binary(t, plainBuild)}})
 	if code, _ := s.do(t, "POST", "/put", `{"key":"k","value":"kept"}`); code != 200 {
 		t.Fatalf("put: %d", code)
 	}
@@ -30,17 +31,7 @@ func TestBinaryKeepsServingOutOfFileDescriptors(t *testing.T) {
 		}
 		keep = append(keep, c)
 	}
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(s.stderr.String(), "cannot accept connections"); {
-		select {
-		case err := <-s.done:
-			s.done <- err
-			t.Fatalf("server exited when out of file descriptors: %v", err)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the log never said the server was out of file descriptors")
-		}
-	}
+	s.waitForLog(t, "cannot accept connections", 10*time.Second)
 	for _, c := range keep {
 		c.Close()
 	}
@@ -50,18 +41,13 @@ func TestBinaryKeepsServingOutOfFileDescriptors(t *testing.T) {
 		if err == nil && code == 200 && strings.Contains(body, `"value":"kept"`) {
 			break
 		}
-		select {
-		case err := <-s.done:
-			s.done <- err
-			t.Fatalf("server exited when out of file descriptors: %v", err)
-		default:
-		}
+		s.failIfExited(t, "when out of file descriptors")
 		if time.Now().After(deadline) {
 			t.Fatalf("server does not serve after the connections closed: %d %s %v", code, body, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	waitForLog(t, s, "accepting connections again", 10*time.Second)
+	s.waitForLog(t, "accepting connections again", 10*time.Second)
 }
 
 // TestBinaryRunsAtTheHardFileLimit starts the server with a soft open-file
@@ -70,10 +56,10 @@ func TestBinaryKeepsServingOutOfFileDescriptors(t *testing.T) {
 // to the hard one minus one as it starts (go.dev/issue/46279), which is why
 // warmkv only reads and logs it.
 func TestBinaryRunsAtTheHardFileLimit(t *testing.T) {
-	s := startCommand(t, []string{"sh", "-c", `ulimit -Sn 256 && exec "$0"`, binary})
-	m := regexp.MustCompile(`nofile\.soft=(\d+) nofile\.hard=(\d+)`).FindStringSubmatch(s.stderr.String())
+	s := startServer(t, serverSpec{argv: []string{"sh", "-c", `ulimit -Sn 256 && exec "$0"`, binary(t, plainBuild)}})
+	m := regexp.MustCompile(`nofile\.soft=(\d+) nofile\.hard=(\d+)`).FindStringSubmatch(s.log.String())
 	if m == nil {
-		t.Fatalf("no open file limit in the startup log:\n%s", s.stderr)
+		t.Fatalf("no open file limit in the startup log:\n%s", s.log)
 	}
 	soft, _ := strconv.ParseUint(m[1], 10, 64)
 	hard, _ := strconv.ParseUint(m[2], 10, 64)
@@ -103,13 +89,13 @@ func TestBinaryBoundsConnections(t *testing.T) {
 	addr := s.base[len("http://"):]
 	var idle []net.Conn
 	for range 3 {
-		idle = append(idle, mustDial(t, addr))
+		idle = append(idle, testsupport.Dial(t, addr))
 	}
 	// start's health checks may still hold a keep-alive connection; wait for the
 	// bound to be full, then check the answer.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		resp, body := getOn(t, addr)
+		resp, body := testsupport.GetOnNewConn(t, addr, "/get?key=k")
 		if resp.StatusCode == 503 {
 			if resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "too many connections") {
 				t.Errorf("503 without Retry-After or the envelope: %v %s", resp.Header, body)
@@ -126,7 +112,7 @@ func TestBinaryBoundsConnections(t *testing.T) {
 	}
 	deadline = time.Now().Add(5 * time.Second)
 	for {
-		resp, _ := getOn(t, addr)
+		resp, _ := testsupport.GetOnNewConn(t, addr, "/get?key=k")
 		if resp.StatusCode == 404 { // served: key k was never written
 			break
 		}
@@ -135,36 +121,4 @@ func TestBinaryBoundsConnections(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// mustDial opens a connection to addr that the test closes when it ends.
-func mustDial(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// getOn sends one GET on a new connection to addr and reads the answer.
-func getOn(t *testing.T, addr string) (*http.Response, string) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, "GET /get?key=k HTTP/1.1\r\nHost: warmkv\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("reading the answer: %v", err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	return resp, string(body)
 }

@@ -2,142 +2,27 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/warmkv/warmkv/internal/testsupport"
 )
 
-// These tests build the real binary and talk to it over TCP, as users do.
-
-var binary string
+// The standalone server as users run it: the plain build, over TCP.
 
 func TestMain(m *testing.M) {
-	// The tests build and read the repository: work from its root.
-	if err := os.Chdir(".."); err != nil {
-		panic(err)
-	}
-	dir, err := os.MkdirTemp("", "warmkv-bin")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "warmkv")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building warmkv:", err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	removeBuilds()
 	os.Exit(code)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-type server struct {
-	cmd    *exec.Cmd
-	base   string
-	port   int
-	stderr *syncBuffer
-	done   chan error
-}
-
-// syncBuffer collects the server's log while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// start runs the binary with env on a free loopback port and waits for /healthz.
-func start(t *testing.T, env ...string) *server {
-	t.Helper()
-	return startCommand(t, []string{binary}, env...)
-}
-
-// startCommand is start with the command line that runs the binary, for a
-// wrapper that changes its limits.
-func startCommand(t *testing.T, argv []string, env ...string) *server {
-	t.Helper()
-	port := freePort(t)
-	s := &server{port: port, base: fmt.Sprintf("http://127.0.0.1:%d", port), stderr: new(syncBuffer), done: make(chan error, 1)}
-	s.cmd = exec.Command(argv[0], argv[1:]...)
-	// RESP_PORT=0: tests run in parallel and must not all claim Redis-protocol port 6380.
-	s.cmd.Env = append(os.Environ(), append([]string{"PORT=" + strconv.Itoa(port), "BIND=127.0.0.1", "MAX_MEMORY=64MiB", "RESP_PORT=0"}, env...)...)
-	s.cmd.Stderr = s.stderr
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.done <- s.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = s.cmd.Process.Kill()
-		<-s.done
-		if t.Failed() {
-			t.Logf("server log:\n%s", s.stderr)
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(s.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
-		}
-		select {
-		case err := <-s.done:
-			s.done <- err
-			t.Fatalf("server exited during start: %v\n%s", err, s.stderr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not become healthy\n%s", s.stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (s *server) do(t *testing.T, method, path, body string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest(method, s.base+path, strings.NewReader(body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }
 
 func TestBinaryServesTheContract(t *testing.T) {
@@ -165,8 +50,8 @@ func TestBinaryServesTheContract(t *testing.T) {
 	if !strings.Contains(stats, `"memoryBudget":67108864`) || !strings.Contains(stats, `"deployment":"standalone"`) {
 		t.Fatalf("stats do not reflect MAX_MEMORY=64MiB: %s", stats)
 	}
-	if !strings.Contains(s.stderr.String(), "memory_budget_source=MAX_MEMORY") {
-		t.Fatalf("startup log does not say where the budget came from:\n%s", s.stderr)
+	if !strings.Contains(s.log.String(), "memory_budget_source=MAX_MEMORY") {
+		t.Fatalf("startup log does not say where the budget came from:\n%s", s.log)
 	}
 }
 
@@ -180,26 +65,12 @@ func TestBinaryRefusesBadConfiguration(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {
-			cmd := exec.Command(binary)
-			cmd.Env = append(os.Environ(), "PORT=0", "MAX_MEMORY=64MiB", tt.env)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			done := make(chan error, 1)
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
+			p := launch(t, []string{binary(t, plainBuild)}, append(os.Environ(), "PORT=0", "MAX_MEMORY=64MiB", tt.env))
+			if err := p.waitExit(t, 10*time.Second); err == nil {
+				t.Fatal("exited 0 on invalid configuration")
 			}
-			go func() { done <- cmd.Wait() }()
-			select {
-			case err := <-done:
-				if err == nil {
-					t.Fatal("exited 0 on invalid configuration")
-				}
-			case <-time.After(10 * time.Second):
-				_ = cmd.Process.Kill()
-				t.Fatal("did not exit at once on invalid configuration")
-			}
-			if !strings.Contains(stderr.String(), tt.mention) {
-				t.Fatalf("error does not name %s:\n%s", tt.mention, stderr.String())
+			if !strings.Contains(p.log.String(), tt.mention) {
+				t.Fatalf("error does not name %s:\n%s", tt.mention, p.log)
 			}
 		})
 	}
@@ -216,9 +87,7 @@ func TestBinaryDrainsInFlightRequestsOnSIGTERM(t *testing.T) {
 	// Half a request is in flight when the signal arrives...
 	fmt.Fprintf(conn, "POST /put HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body[:10])
 	time.Sleep(100 * time.Millisecond)
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	s.signal(t, syscall.SIGTERM)
 	time.Sleep(100 * time.Millisecond)
 	// ...and its rest after: it must still be answered in full.
 	fmt.Fprint(conn, body[10:])
@@ -230,30 +99,22 @@ func TestBinaryDrainsInFlightRequestsOnSIGTERM(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(got), "successfully") {
 		t.Fatalf("in-flight request: %d %s", resp.StatusCode, got)
 	}
-	select {
-	case err := <-s.done:
-		s.done <- err
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not exit within its grace period")
+	if err := s.waitExit(t, 10*time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 }
 
 func TestHealthcheckFlag(t *testing.T) {
 	s := start(t)
 	probe := func() error {
-		cmd := exec.Command(binary, "-healthcheck")
+		cmd := exec.Command(binary(t, plainBuild), "-healthcheck")
 		cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(s.port))
 		return cmd.Run()
 	}
 	if err := probe(); err != nil {
 		t.Fatalf("healthcheck against a healthy server: %v", err)
 	}
-	_ = s.cmd.Process.Kill()
-	err := <-s.done
-	s.done <- err
+	s.kill()
 	if err := probe(); err == nil {
 		t.Fatal("healthcheck passed with the server down")
 	}
@@ -277,5 +138,33 @@ func TestBinaryEnforcesAuthToken(t *testing.T) {
 	}
 	if code, _ := s.do(t, "GET", "/healthz", ""); code != 200 {
 		t.Fatalf("healthz must stay public: %d", code)
+	}
+}
+
+// TestBinaryServesRESPBesideHTTP: both doors serve one cache, and SIGTERM
+// with a Redis-protocol client connected still ends in a clean exit.
+func TestBinaryServesRESPBesideHTTP(t *testing.T) {
+	s := startServer(t, serverSpec{resp: true})
+	if code, body := s.do(t, "POST", "/put", `{"key":"name","value":"Andrew"}`); code != 200 {
+		t.Fatalf("put: %d %s", code, body)
+	}
+	conn := testsupport.Dial(t, s.respAddr)
+	_ = conn.SetDeadline(time.Now().Add(requestTimeout))
+	rd := bufio.NewReader(conn)
+	_, _ = fmt.Fprint(conn, "GET name\r\nSET from-resp 1\r\n")
+	for _, want := range []string{"$6\r\n", "Andrew\r\n", "+OK\r\n"} {
+		if line, err := rd.ReadString('\n'); line != want {
+			t.Fatalf("over RESP: got %q (%v), want %q", line, err, want)
+		}
+	}
+	if code, body := s.do(t, "GET", "/get?key=from-resp", ""); code != 200 || body != `{"status":"OK","key":"from-resp","value":"1"}` {
+		t.Fatalf("a RESP write read over HTTP: %d %s", code, body)
+	}
+	s.signal(t, syscall.SIGTERM)
+	if err := s.waitExit(t, 15*time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	if log := s.log.String(); !strings.Contains(log, "msg=stopped") || strings.Contains(log, "did not finish") {
+		t.Errorf("the shutdown did not drain both doors cleanly:\n%s", log)
 	}
 }

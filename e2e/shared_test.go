@@ -14,29 +14,14 @@ import (
 	"github.com/warmkv/warmkv/internal/redistest"
 )
 
-// call is one request with a bound on its duration: a hung request fails the
-// test instead of hanging it.
-func call(t *testing.T, method, url, body string) (*http.Response, string) {
-	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
-}
-
 func put(t *testing.T, s *server, key, value string) (*http.Response, string) {
 	t.Helper()
-	return call(t, "POST", s.base+"/put", fmt.Sprintf(`{"key":%q,"value":%q}`, key, value))
+	return s.request(t, "POST", "/put", fmt.Sprintf(`{"key":%q,"value":%q}`, key, value))
 }
 
 func get(t *testing.T, s *server, key string) (*http.Response, string) {
 	t.Helper()
-	return call(t, "GET", s.base+"/get?key="+key, "")
+	return s.request(t, "GET", "/get?key="+key, "")
 }
 
 // TestTwoProcessesShareATier runs two warmkv processes on one Redis and on a
@@ -66,7 +51,7 @@ func TestTwoProcessesShareATier(t *testing.T) {
 			// A holds a warm copy; B deletes; A must stop serving it within
 			// LOCAL_TTL (1s), and in practice within an invalidation's trip.
 			get(t, a, "greeting")
-			if resp, body := call(t, "POST", b.base+"/delete?key=greeting", ""); resp.StatusCode != 200 {
+			if resp, body := b.request(t, "POST", "/delete?key=greeting", ""); resp.StatusCode != 200 {
 				t.Fatalf("DELETE on B: %d %s", resp.StatusCode, body)
 			}
 			deleted := time.Now()
@@ -94,7 +79,7 @@ func TestTwoProcessesShareATier(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					for range each {
-						if resp, body := call(t, "POST", s.base+"/increment?key=hits", ""); resp.StatusCode != 200 {
+						if resp, body := s.request(t, "POST", "/increment?key=hits", ""); resp.StatusCode != 200 {
 							t.Errorf("increment: %d %s", resp.StatusCode, body)
 							return
 						}
@@ -127,11 +112,11 @@ func TestTwoProcessesShareATier(t *testing.T) {
 					SharedHits int64 `json:"sharedHits"`
 				} `json:"shared"`
 			}
-			_, body := call(t, "GET", a.base+"/stats", "")
+			_, body := a.request(t, "GET", "/stats", "")
 			if err := json.Unmarshal([]byte(body), &stats); err != nil || stats.Shared == nil || !stats.Shared.Connected {
 				t.Fatalf("/stats on A does not show a connected shared tier: %s", body)
 			}
-			_, metrics := call(t, "GET", a.base+"/metrics", "")
+			_, metrics := a.request(t, "GET", "/metrics", "")
 			for _, m := range []string{"warmkv_shared_connected 1", `warmkv_shared_reads_total{source="shared"}`, "warmkv_shared_invalidations_total"} {
 				if !strings.Contains(metrics, m) {
 					t.Errorf("/metrics lacks %s", m)

@@ -102,10 +102,8 @@ func TestSIGTERMUnderLoadDrains(t *testing.T) {
 	before := ld.answered.Load()
 	signalled.Store(true)
 	sentAt := time.Now()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	waitForLog(t, s, "shutting down", 10*time.Second)
+	s.signal(t, syscall.SIGTERM)
+	s.waitForLog(t, "shutting down", 10*time.Second)
 	// The drain loop closes idle connections every 100ms: let it run a few
 	// times while these requests wait, so that they would be cut if it took
 	// them for idle.
@@ -122,23 +120,16 @@ func TestSIGTERMUnderLoadDrains(t *testing.T) {
 		}
 	}
 
-	select {
-	case err := <-s.done:
-		s.done <- err
-		elapsed := time.Since(sentAt)
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v", err)
-		}
-		t.Logf("exited %v after SIGTERM", elapsed.Round(time.Millisecond))
-	case <-time.After(grace + 5*time.Second):
-		t.Fatalf("still running %v after SIGTERM (grace %v)", grace+5*time.Second, grace)
+	if err := s.waitExit(t, grace+5*time.Second); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
 	}
+	t.Logf("exited %v after SIGTERM", time.Since(sentAt).Round(time.Millisecond))
 	stopLoad()
 
 	for _, f := range ld.failures() {
 		t.Error(f)
 	}
-	log := s.stderr.String()
+	log := s.log.String()
 	for _, want := range []string{`msg="shutting down"`, `msg=stopped`} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the log lacks %s:\n%s", want, log)
@@ -152,18 +143,6 @@ func TestSIGTERMUnderLoadDrains(t *testing.T) {
 }
 
 const okPutBody = `{"status":"OK","message":"Key inserted/updated successfully."}`
-
-// waitForLog waits until the server's log contains text.
-func waitForLog(t *testing.T, s *server, text string, limit time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !strings.Contains(s.stderr.String(), text) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the log never said %q:\n%s", text, s.stderr)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // load is the clients that keep the server busy through the signal. Each
 // client owns its keys, so it knows what every GET must return.
@@ -275,9 +254,6 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// requestTimeout bounds every request: past it, the server is hanging.
-const requestTimeout = 10 * time.Second
-
 // rawClient speaks HTTP/1.1 over one TCP connection it (re)opens on demand,
 // and counts the bytes of each answer, which net/http's client does not tell:
 // a failure after the first byte is a broken answer, before it a refusal.
@@ -384,20 +360,12 @@ func TestSIGTERMIsNotHeldBySilentConnections(t *testing.T) {
 	c.close()
 
 	sentAt := time.Now()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
+	s.signal(t, syscall.SIGTERM)
+	if err := s.waitExit(t, grace+5*time.Second); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
 	}
-	select {
-	case err := <-s.done:
-		s.done <- err
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v", err)
-		}
-		t.Logf("exited %v after SIGTERM", time.Since(sentAt).Round(time.Millisecond))
-	case <-time.After(grace + 5*time.Second):
-		t.Fatalf("still running %v after SIGTERM", grace+5*time.Second)
-	}
-	if log := s.stderr.String(); strings.Contains(log, "did not finish") {
+	t.Logf("exited %v after SIGTERM", time.Since(sentAt).Round(time.Millisecond))
+	if log := s.log.String(); strings.Contains(log, "did not finish") {
 		t.Errorf("silent connections held the drain past its grace period:\n%s", log)
 	}
 }

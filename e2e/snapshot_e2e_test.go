@@ -58,24 +58,15 @@ func (s *server) value(t *testing.T, key string) (string, bool) {
 // stopWith sends sig and waits for the server to exit, returning its error.
 func (s *server) stopWith(t *testing.T, sig syscall.Signal) error {
 	t.Helper()
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-s.done:
-		s.done <- err // for the cleanup in start
-		return err
-	case <-time.After(30 * time.Second):
-		t.Fatalf("server did not exit after %v", sig)
-		return nil
-	}
+	s.signal(t, sig)
+	return s.waitExit(t, 30*time.Second)
 }
 
 func TestBinaryComesBackWarmAfterSIGTERM(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "warmkv.snap")
 	s := start(t, snapshotEnv(path)...)
-	if !strings.Contains(s.stderr.String(), "no snapshot to restore") {
-		t.Errorf("first start does not say it starts empty:\n%s", s.stderr)
+	if !strings.Contains(s.log.String(), "no snapshot to restore") {
+		t.Errorf("first start does not say it starts empty:\n%s", s.log)
 	}
 
 	want := map[string]string{"ключ": "значение", "🔑": "😀🎉", "名前": "アンドリュー", "empty": ""}
@@ -100,10 +91,10 @@ func TestBinaryComesBackWarmAfterSIGTERM(t *testing.T) {
 	s.put(t, "/set", "short-lived", "gone after a second", 1)
 
 	if err := s.stopWith(t, syscall.SIGTERM); err != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", err, s.stderr)
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, s.log)
 	}
-	if !strings.Contains(s.stderr.String(), fmt.Sprintf(`snapshot written" path=%s keys=%d`, path, len(want)+1)) {
-		t.Errorf("no final snapshot in the log:\n%s", s.stderr)
+	if !strings.Contains(s.log.String(), fmt.Sprintf(`snapshot written" path=%s keys=%d`, path, len(want)+1)) {
+		t.Errorf("no final snapshot in the log:\n%s", s.log)
 	}
 
 	time.Sleep(time.Until(shortLived.Add(1100 * time.Millisecond))) // the 1s TTL runs out while the server is down
@@ -116,7 +107,7 @@ func TestBinaryComesBackWarmAfterSIGTERM(t *testing.T) {
 	if _, ok := s2.value(t, "short-lived"); ok {
 		t.Error("a key that expired while the server was down came back")
 	}
-	if log := s2.stderr.String(); !strings.Contains(log, fmt.Sprintf(`snapshot restored" snapshot_path=%s keys=%d expired_while_down=1`, path, len(want))) ||
+	if log := s2.log.String(); !strings.Contains(log, fmt.Sprintf(`snapshot restored" snapshot_path=%s keys=%d expired_while_down=1`, path, len(want))) ||
 		!strings.Contains(log, "duration=") {
 		t.Errorf("restart does not log what it restored and how long it took:\n%s", log)
 	}
@@ -152,7 +143,7 @@ func TestBinaryMovesABadSnapshotAsideAndStartsEmpty(t *testing.T) {
 	if _, body := s.do(t, "GET", "/stats", ""); !strings.Contains(body, `"keyCount":0`) {
 		t.Errorf("stats after a bad snapshot: %s", body)
 	}
-	log := s.stderr.String()
+	log := s.log.String()
 	if !strings.Contains(log, "snapshot unusable; moved it aside and starting empty") || !strings.Contains(log, "unknown format version") {
 		t.Errorf("the log does not say what is wrong:\n%s", log)
 	}

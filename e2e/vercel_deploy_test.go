@@ -51,7 +51,7 @@ type vercelConfig struct {
 
 func readVercelConfig(t *testing.T) vercelConfig {
 	t.Helper()
-	raw, err := os.ReadFile("vercel.json")
+	raw, err := os.ReadFile(repoFile("vercel.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func readVercelConfig(t *testing.T) vercelConfig {
 func vercelFunctions(t *testing.T) []string {
 	t.Helper()
 	var found []string
-	err := filepath.WalkDir("api", func(path string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(os.DirFS(repoRoot), "api", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -82,7 +82,7 @@ func vercelFunctions(t *testing.T) []string {
 		}
 		if strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go") &&
 			!strings.HasPrefix(name, "_") && !strings.HasPrefix(name, ".") {
-			found = append(found, filepath.ToSlash(path))
+			found = append(found, path)
 		}
 		return nil
 	})
@@ -122,7 +122,7 @@ func TestVercelConfig(t *testing.T) {
 	if c.OutputDirectory != "public" || !c.CleanURLs {
 		t.Errorf("outputDirectory %q, cleanUrls %v: want public/ served with /home for home.html", c.OutputDirectory, c.CleanURLs)
 	}
-	if _, err := os.Stat(filepath.Join(c.OutputDirectory, "home.html")); err != nil {
+	if _, err := os.Stat(repoFile(filepath.Join(c.OutputDirectory, "home.html"))); err != nil {
 		t.Errorf("the landing page: %v", err)
 	}
 	home := false
@@ -142,12 +142,12 @@ func TestVercelConfig(t *testing.T) {
 			t.Errorf("rewrite %s -> %s leaves the API function", r.Source, r.Destination)
 			continue
 		}
-		if _, err := os.Stat(strings.TrimPrefix(r.Destination, "/") + ".go"); err != nil {
+		if _, err := os.Stat(repoFile(strings.TrimPrefix(r.Destination, "/") + ".go")); err != nil {
 			t.Errorf("rewrite %s -> %s: no such function (%v)", r.Source, r.Destination, err)
 		}
 		// Vercel serves a static file before it looks at rewrites.
 		for _, shadow := range []string{r.Source, r.Source + ".html"} {
-			if _, err := os.Stat(filepath.Join(c.OutputDirectory, shadow)); err == nil {
+			if _, err := os.Stat(repoFile(filepath.Join(c.OutputDirectory, shadow))); err == nil {
 				t.Errorf("public%s hides the rewrite of %s", shadow, r.Source)
 			}
 		}
@@ -205,7 +205,7 @@ func TestVercelBuildServesTheAPI(t *testing.T) {
 		t.Skip("builds a copy of the module")
 	}
 	dir := t.TempDir()
-	copyRepo(t, ".", dir)
+	copyRepo(t, repoRoot, dir)
 
 	// Analyze, as Vercel's analyze.go does.
 	entry := filepath.Join(dir, "api", "index.go")
@@ -279,8 +279,8 @@ func main() {
 	}
 
 	t.Run("serves the API", func(t *testing.T) {
-		s := startBinary(t, bin, "/healthz", "VERCEL=1", "VERCEL_ENV=production", "MAX_MEMORY=64MiB",
-			"VERCEL_GIT_COMMIT_SHA=0123456789abcdef0123456789abcdef01234567")
+		s := startServer(t, serverSpec{argv: []string{bin}, platform: true, env: []string{"VERCEL=1", "VERCEL_ENV=production", "MAX_MEMORY=64MiB",
+			"VERCEL_GIT_COMMIT_SHA=0123456789abcdef0123456789abcdef01234567"}})
 		if code, body := s.do(t, "POST", "/put", `{"key":"name","value":"Andrew"}`); code != 200 || body != putOK {
 			t.Fatalf("put: %d %s", code, body)
 		}
@@ -302,7 +302,7 @@ func main() {
 		}
 	})
 	t.Run("a configuration error answers 500 naming the variable", func(t *testing.T) {
-		s := startBinary(t, bin, "/healthz", "VERCEL=1", "MAX_MEMORY=lots")
+		s := startServer(t, serverSpec{argv: []string{bin}, platform: true, anyStatus: true, env: []string{"VERCEL=1", "MAX_MEMORY=lots"}})
 		code, body := s.do(t, "GET", "/get?key=name", "")
 		var e struct{ Status, Message string }
 		if err := json.Unmarshal([]byte(body), &e); err != nil || code != 500 || e.Status != "ERROR" || !strings.Contains(e.Message, "MAX_MEMORY") {

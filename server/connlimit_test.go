@@ -1,14 +1,13 @@
 package server
 
 import (
-	"bufio"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/warmkv/warmkv/internal/testsupport"
 )
 
 // acceptAll accepts from ln until it is closed and hands over each connection.
@@ -27,38 +26,6 @@ func acceptAll(ln net.Listener) chan net.Conn {
 	return accepted
 }
 
-// mustDial opens a connection to addr that the test closes when it ends.
-func mustDial(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// getOn sends one GET on a new connection to addr and reads the answer.
-func getOn(t *testing.T, addr string) (*http.Response, string) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, "GET /get?key=k HTTP/1.1\r\nHost: warmkv\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("reading the answer: %v", err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	return resp, string(body)
-}
-
 func TestConnLimitRefusesWith503(t *testing.T) {
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -72,11 +39,11 @@ func TestConnLimitRefusesWith503(t *testing.T) {
 
 	var held []net.Conn
 	for range 2 {
-		mustDial(t, addr)
+		testsupport.Dial(t, addr)
 		held = append(held, <-accepted)
 	}
 
-	resp, body := getOn(t, addr)
+	resp, body := testsupport.GetOnNewConn(t, addr, "/get?key=k")
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" || !resp.Close {
 		t.Errorf("past the bound: status %d, Retry-After %q, close %v; want 503, 1, true",
 			resp.StatusCode, resp.Header.Get("Retry-After"), resp.Close)
@@ -96,13 +63,13 @@ func TestConnLimitRefusesWith503(t *testing.T) {
 	// Closing a held connection (twice, as servers do) frees exactly one place.
 	held[0].Close()
 	held[0].Close()
-	mustDial(t, addr)
+	testsupport.Dial(t, addr)
 	select {
 	case <-accepted:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the place a closed connection gave back was not reused")
 	}
-	if resp, _ := getOn(t, addr); resp.StatusCode != 503 {
+	if resp, _ := testsupport.GetOnNewConn(t, addr, "/get?key=k"); resp.StatusCode != 503 {
 		t.Errorf("bound full again: status %d, want 503", resp.StatusCode)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+
+	"github.com/warmkv/warmkv/internal/testsupport"
 )
 
 func TestHealthcheck(t *testing.T) {
@@ -34,7 +36,7 @@ func TestHealthcheck(t *testing.T) {
 		})
 	}
 	t.Run("nothing listening", func(t *testing.T) {
-		if err := Healthcheck(strconv.Itoa(respFreePort(t))); err == nil {
+		if err := Healthcheck(strconv.Itoa(testsupport.FreePort(t))); err == nil {
 			t.Error("Healthcheck passed with no server")
 		}
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/warmkv/warmkv/app"
 	"github.com/warmkv/warmkv/config"
+	"github.com/warmkv/warmkv/internal/testsupport"
 )
 
 // buildApp is the standalone app for env, with a quiet logger.
@@ -34,19 +35,8 @@ func buildApp(t *testing.T, env map[string]string) *app.App {
 	return a
 }
 
-// respFreePort is a loopback port nobody listens on right now.
-func respFreePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func TestStartRESPServesTheCache(t *testing.T) {
-	port := respFreePort(t)
+	port := testsupport.FreePort(t)
 	a := buildApp(t, map[string]string{"RESP_PORT": fmt.Sprint(port), "AUTH_TOKEN": "tok"})
 	srv, served, err := startRESP(a)
 	if err != nil || srv == nil {

@@ -58,7 +58,7 @@ func open(a *app.App) (*doors, error) {
 	}
 	respSrv, respServed, err := startRESP(a)
 	if err != nil {
-		ln.Close()
+		_ = ln.Close()
 		return nil, err
 	}
 	logListening(a, ln.Addr())

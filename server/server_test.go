@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/warmkv/warmkv/cache"
+	"github.com/warmkv/warmkv/internal/testsupport"
 	"github.com/warmkv/warmkv/snapshot"
 )
 
@@ -20,7 +21,7 @@ import (
 // the shutdown (ctx done, as on SIGTERM) drains both doors, exits 0 and
 // leaves a snapshot holding both writes.
 func TestServeDrainsBothDoorsThenSnapshots(t *testing.T) {
-	httpPort, respPort := respFreePort(t), respFreePort(t)
+	httpPort, respPort := testsupport.FreePort(t), testsupport.FreePort(t)
 	path := filepath.Join(t.TempDir(), "warmkv.snap")
 	a := buildApp(t, map[string]string{
 		"PORT": fmt.Sprint(httpPort), "BIND": "127.0.0.1",
@@ -40,7 +41,7 @@ func TestServeDrainsBothDoorsThenSnapshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("PUT over HTTP: %d", resp.StatusCode)
 	}
@@ -48,9 +49,9 @@ func TestServeDrainsBothDoorsThenSnapshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	fmt.Fprint(conn, "SET over-resp 2\r\n")
+	_, _ = fmt.Fprint(conn, "SET over-resp 2\r\n")
 	if line, _ := bufio.NewReader(conn).ReadString('\n'); line != "+OK\r\n" {
 		t.Fatalf("SET over RESP: %q", line)
 	}
@@ -89,8 +90,8 @@ func TestOpenReleasesTheHTTPPortWhenRESPCannotListen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer taken.Close()
-	httpPort := respFreePort(t)
+	defer func() { _ = taken.Close() }()
+	httpPort := testsupport.FreePort(t)
 	a := buildApp(t, map[string]string{
 		"PORT": fmt.Sprint(httpPort), "BIND": "127.0.0.1",
 		"RESP_PORT": fmt.Sprint(taken.Addr().(*net.TCPAddr).Port),
@@ -102,5 +103,5 @@ func TestOpenReleasesTheHTTPPortWhenRESPCannotListen(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the HTTP port stayed open after the failed start: %v", err)
 	}
-	ln.Close()
+	_ = ln.Close()
 }

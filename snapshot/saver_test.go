@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/warmkv/warmkv/cache"
+	"github.com/warmkv/warmkv/internal/testsupport"
 )
 
 // fakeWriter stands in for Write: each call reports that it started and then
@@ -91,11 +92,7 @@ func TestSaverWritesOneSnapshotAtATimeAndSharesTheNext(t *testing.T) {
 // soon; the deadline only stops a broken test from hanging.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition never held")
-		}
-	}
+	testsupport.WaitFor(t, "the condition", 30*time.Second, cond)
 }
 
 func TestSaverLastSaveAndErrors(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/warmkv/warmkv/cache"
 	"github.com/warmkv/warmkv/internal/redistest"
 	"github.com/warmkv/warmkv/internal/storetest"
+	"github.com/warmkv/warmkv/internal/testsupport"
 )
 
 // newStore is one instance: its own local cache in front of the shared store
@@ -43,14 +44,7 @@ func newStore(t *testing.T, url, prefix string, localTTL time.Duration) *Store {
 // waitFor polls cond for up to ten seconds.
 func waitFor(t *testing.T, what string, cond func() bool) time.Duration {
 	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > 10*time.Second {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return time.Since(start)
+	return testsupport.WaitFor(t, what, 10*time.Second, cond)
 }
 
 var prefixes sync.Map

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/warmkv/warmkv/internal/testsupport"
 )
 
 // Need returns the path of a Redis tool (redis-server, redis-cli), skipping
@@ -199,14 +201,7 @@ func (c *Cluster) URL() string {
 }
 
 // FreeAddr is a loopback address nobody listened on a moment ago.
-func FreeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
+func FreeAddr() (string, error) { return testsupport.FreeAddr() }
 
 // Addrs are the nodes' addresses.
 func (c *Cluster) Addrs() []string {

@@ -71,4 +71,4 @@ docker: ## build the container image warmkv:latest (needs a Docker engine)
 	docker build --build-arg VERSION=$(VERSION) -t warmkv .
 
 vercel-build-check: ## build api/ the way Vercel does, then PUT and GET through it
-	go test -count=1 -run '^TestVercel' .
+	go test -count=1 -run '^TestVercel' ./e2e/

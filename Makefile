@@ -32,7 +32,7 @@ bench-slow: ## normal clients under 1,000 slowloris + 1,000 slow-body + 200 RESP
 	bash bench/slow.sh
 
 bench-redisclient: ## rueidis vs go-redis against a local redis-server (needs redis-server)
-	flock /tmp/warmkv-bench.lock go test -run '^$$' -bench . -benchtime 2s -count 3 ./bench/redisclient/
+	cd bench && flock /tmp/warmkv-bench.lock go test -run '^$$' -bench . -benchtime 2s -count 3 ./redisclient/
 
 bench-shared: ## shared Redis tier: local and shared GETs vs no Redis, zipf hit ratio, cross-instance staleness (needs wrk, redis-server)
 	bash bench/shared.sh

@@ -106,7 +106,7 @@ if [[ -n ${BASELINE_BIN:-} ]]; then
 	[[ -x $BASELINE_BIN ]] || die "BASELINE_BIN=$BASELINE_BIN is not an executable"
 	baseline_bin=$BASELINE_BIN
 else
-	(cd "$root" && go build -o "$tmp/baseline" ./bench/baseline) || die "go build of bench/baseline failed"
+	build_tools baseline
 	baseline_bin=$tmp/baseline
 fi
 build_tools preload

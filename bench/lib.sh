@@ -86,11 +86,13 @@ build_warmkv() {
 	fi
 }
 
-# build_tools NAME...: builds each bench/NAME program into $tmp/NAME.
+# build_tools NAME...: builds each bench/NAME program into $tmp/NAME. They
+# belong to the bench module (bench/go.mod), not the product's, so they build
+# from bench/.
 build_tools() {
 	local name
 	for name in "$@"; do
-		(cd "$root" && go build -o "$tmp/$name" "./bench/$name") || die "go build of bench/$name failed"
+		(cd "$root/bench" && go build -o "$tmp/$name" "./$name") || die "go build of bench/$name failed"
 	done
 }
 

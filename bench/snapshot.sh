@@ -71,7 +71,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building warmkv and bench/snapshot..."
-(cd "$root" && go build -tags lambda.norpc -o "$tmp/warmkv" . && go build -o "$tmp/snapbench" ./bench/snapshot) ||
+(cd "$root" && go build -tags lambda.norpc -o "$tmp/warmkv" . && cd bench && go build -o "$tmp/snapbench" ./snapshot) ||
 	die "build failed"
 
 echo

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !noepoll
 
 package resp
 
@@ -29,6 +29,10 @@ import (
 // runtime's epoll) and hands the duplicate, non-blocking, to a loop. Only that
 // loop's goroutine touches the connection from then on. Timeouts are checked
 // by the loop on a coarse tick.
+//
+// Build with -tags noepoll to leave this driver out (serve_epoll_other.go
+// then serves every connection with a goroutine); bench/resp.sh compares the
+// two builds with Redis.
 
 // eventLoop is one epoll instance and the connections registered with it.
 type eventLoop struct {

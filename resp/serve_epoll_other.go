@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux || noepoll
 
 package resp
 
@@ -7,7 +7,10 @@ import (
 	"net"
 )
 
-// Elsewhere than Linux every connection gets a goroutine (serveGoroutine).
+// Elsewhere than Linux, and on Linux when built with -tags noepoll, every
+// connection gets a goroutine (serveGoroutine). The tag exists so that
+// bench/resp.sh can measure what the event loops are worth against the same
+// code without them.
 const epollSupported = false
 
 type eventLoop struct{}

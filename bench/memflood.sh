@@ -39,7 +39,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 
 VARIANTS=${VARIANTS:-gomemlimit,cgroup}
 N=${N:-5000000}
@@ -51,36 +52,13 @@ STORM_HOLD=${STORM_HOLD:-5s}
 CGROUP_LIMIT=2000000000
 CGROUP_ROOT=/sys/fs/cgroup/memory
 
-die() {
-	echo "memflood.sh: $*" >&2
-	exit 1
-}
+need go curl
+positive N
+non_negative STORM_CONNS
 
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$here/lib.sh"
-
-command -v go >/dev/null || die "go not found"
-command -v curl >/dev/null || die "curl not found; install it with: apt-get install -y curl"
-[[ $N =~ ^[1-9][0-9]*$ ]] || die "N must be a positive integer, got '$N'"
-[[ $STORM_CONNS =~ ^[0-9]+$ ]] || die "STORM_CONNS must be a non-negative integer, got '$STORM_CONNS'"
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/warmkv-memflood.XXXXXX")
-server_pid=
 sampler_pid=
 storm_pid=
 cgroup_dir=
-
-stop_pid() {
-	local pid=$1
-	[[ -n $pid ]] || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
 
 remove_cgroup() {
 	[[ -n $cgroup_dir && -d $cgroup_dir ]] || return 0
@@ -93,29 +71,24 @@ remove_cgroup() {
 	cgroup_dir=
 }
 
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
+# shellcheck disable=SC2317 # invoked on exit
+cleanup_hook() {
 	stop_pid "$storm_pid"
-	storm_pid=
 	stop_pid "$sampler_pid"
-	sampler_pid=
-	stop_pid "$server_pid"
-	server_pid=
+	stop_server
 	remove_cgroup
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+make_tmp memflood
 echo "== building (into $tmp)"
 build_warmkv
-build_tools flood preload
+build_tools flood
 storm=""
 if ((STORM_CONNS > 0)); then
 	build_tools conns
 	storm=" + a storm of $STORM_CONNS connections opened, held $STORM_HOLD and closed, over and over"
 fi
 echo "   warmkv: $warmkv_bin"
+bench_lock
 
 # status_kb PID FIELD: a field of /proc/PID/status in kB (empty if gone).
 status_kb() {
@@ -164,8 +137,6 @@ stat_field() {
 	sed -n "s/.*\"$2\"[[:space:]]*:[[:space:]]*\\([0-9.eE+-]*\\).*/\\1/p" <<<"$1"
 }
 
-mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1e6 }'; }
-
 summary=()
 failed_to_run=0
 
@@ -180,7 +151,7 @@ run_variant() {
 	gomemlimit)
 		echo "== variant gomemlimit: GOMEMLIMIT=2GiB, MAX_MEMORY unset; $N PUTs of 256+256 chars over $CONNS connections$storm"
 		env -u MAX_MEMORY GOMEMLIMIT=2GiB PORT="$port" BIND=127.0.0.1 APP_ENV=production \
-			"$warmkv_bin" >"$log" 2>&1 &
+			"$warmkv_bin" >"$log" 2>&1 9>&- &
 		server_pid=$!
 		;;
 	cgroup)
@@ -208,7 +179,7 @@ run_variant() {
 		# server's very first allocation is already charged to it.
 		# shellcheck disable=SC2016 # $$ and $1 expand in the inner shell
 		env -u MAX_MEMORY -u GOMEMLIMIT PORT="$port" BIND=127.0.0.1 APP_ENV=production \
-			sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2"' sh "$cgroup_dir" "$warmkv_bin" >"$log" 2>&1 &
+			sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2"' sh "$cgroup_dir" "$warmkv_bin" >"$log" 2>&1 9>&- &
 		server_pid=$!
 		;;
 	*)
@@ -216,11 +187,9 @@ run_variant() {
 		;;
 	esac
 
-	if ! timeout 20 "$tmp/preload" -url "http://127.0.0.1:$port" -keys 0 -wait 10s >"$tmp/health.log" 2>&1 ||
-		! kill -0 "$server_pid" 2>/dev/null; then
+	if ! wait_healthz "$port" || ! kill -0 "$server_pid" 2>/dev/null; then
 		echo "!!! warmkv did not become healthy on 127.0.0.1:$port; its log:"
 		tail -n 20 "$log"
-		cat "$tmp/health.log"
 		summary+=("$(printf '%-11s FAIL (server did not start)' "$variant")")
 		failed_to_run=1
 		stop_pid "$server_pid"
@@ -248,7 +217,7 @@ run_variant() {
 	local storm_out=$tmp/$variant.storm.out storm_err=$tmp/$variant.storm.err
 	if ((STORM_CONNS > 0)); then
 		"$tmp/conns" -url "http://127.0.0.1:$port" -n "$STORM_CONNS" -hold "$STORM_HOLD" -rounds 0 \
-			>"$storm_out" 2>"$storm_err" &
+			>"$storm_out" 2>"$storm_err" 9>&- &
 		storm_pid=$!
 	fi
 

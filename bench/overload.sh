@@ -63,6 +63,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 
 SCENARIOS=${SCENARIOS:-tier,local}
 TIER_RATES=${TIER_RATES:-2000,4000,6000,8000,10000,12000}
@@ -74,67 +76,35 @@ FACTOR=${FACTOR:-10}
 KEYS=${KEYS:-100000}
 WAIT_IDLE=${WAIT_IDLE:-30}
 OUT_DIR=${OUT_DIR:-/tmp/warmkv-overload}
-lock=/tmp/warmkv-bench.lock
-
-die() {
-	echo "overload.sh: $*" >&2
-	exit 1
-}
 
 for rates in "$TIER_RATES" "$LOCAL_RATES"; do
 	[[ $rates =~ ^[0-9]+(,[0-9]+)*$ ]] || die "rates must be comma-separated integers, got '$rates'"
 done
 [[ $TIER_CPU =~ ^[0-9]+(\.[0-9]+)?$ && $SERVER_CPU =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
 	die "TIER_CPU and SERVER_CPU must be numbers of cores"
-[[ -z ${MAX_IN_FLIGHT:-} || ${MAX_IN_FLIGHT:-} =~ ^[0-9]+$ ]] || die "MAX_IN_FLIGHT must be a non-negative integer"
-[[ $WAIT_IDLE =~ ^[0-9]+$ ]] || die "WAIT_IDLE must be a non-negative integer"
+[[ -z ${MAX_IN_FLIGHT:-} ]] || non_negative MAX_IN_FLIGHT
+non_negative WAIT_IDLE
 IFS=, read -r -a scenarios <<<"$SCENARIOS"
 for scenario in "${scenarios[@]}"; do
 	case $scenario in tier | local) ;; *) die "unknown scenario '$scenario' (want tier, local)" ;; esac
 done
-for tool in flock curl go; do
-	command -v "$tool" >/dev/null || die "$tool not found"
-done
-if [[ ,$SCENARIOS, == *,tier,* ]]; then
-	for tool in redis-server redis-cli; do
-		command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y redis-server redis-tools)"
-	done
-fi
-# Load runs of different people must never overlap: the whole script holds the lock.
-if [[ -z ${OVERLOAD_LOCKED:-} ]]; then
-	OVERLOAD_LOCKED=1 exec flock "$lock" bash "${BASH_SOURCE[0]}" "$@"
-fi
+need curl go
+[[ ,$SCENARIOS, != *,tier,* ]] || need redis-server redis-cli
 
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$here/lib.sh"
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/warmkv-overload.XXXXXX")
-server_pid=
 redis_pid=
 cgroups=()
-
-# stop_redis: lib.sh's stop_server for the redis-server.
-stop_redis() {
-	[[ -n $redis_pid ]] || return 0
-	local server_pid=$redis_pid
+# shellcheck disable=SC2317 # invoked on exit
+cleanup_hook() {
 	stop_server
-	redis_pid=
-}
-
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-	stop_server
-	stop_redis
+	stop_pid "$redis_pid"
 	local cg
 	for cg in "${cgroups[@]}"; do
 		rmdir "$cg" 2>/dev/null || true
 	done
-	keep_logs
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+make_tmp overload
+# Load runs of different people must never overlap: the whole script holds the lock.
+bench_lock
 echo "== building (into $tmp)"
 build_warmkv
 build_tools preload overload
@@ -155,23 +125,12 @@ new_cgroup() {
 	echo "$quota" >"$cgroup/cpu.cfs_quota_us"
 }
 
-start_redis() {
-	local port
-	port=$(free_port)
-	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
-		--dir "$tmp" --logfile "$tmp/redis.log" &
-	redis_pid=$!
-	[[ -n $tier_cgroup ]] && echo "$redis_pid" >"$tier_cgroup/cgroup.procs"
-	for _ in $(seq 100); do
-		if [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]]; then
-			redis_url=redis://127.0.0.1:$port
-			return 0
-		fi
-		kill -0 "$redis_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	tail -n 20 "$tmp/redis.log" >&2
-	die "could not start redis-server"
+# tier_redis: a redis-server for the tier scenario, in the tier's cgroup;
+# sets redis_pid and redis_url.
+tier_redis() {
+	start_redis redis-server "$tmp/redis.log"
+	redis_pid=$server_pid redis_url=redis://127.0.0.1:$server_port server_pid=
+	[[ -z $tier_cgroup ]] || echo "$redis_pid" >"$tier_cgroup/cgroup.procs"
 }
 
 # run SCENARIO LABEL MAX_IN_FLIGHT RATES: a fresh server (and Redis), preloaded,
@@ -181,12 +140,12 @@ run() {
 	local -a env=(BIND=127.0.0.1 RESP_PORT=0 APP_ENV=production MAX_MEMORY=256MiB MAX_IN_FLIGHT="$mif")
 	wait_idle
 	if [[ $scenario == tier ]]; then
-		start_redis
+		tier_redis
 		env+=(REDIS_URL="$redis_url" LOCAL_TTL=0)
 	fi
 	port=$(free_port)
 	log=$tmp/$scenario-$label.server.log
-	env PORT="$port" "${env[@]}" "$warmkv_bin" 2>"$log" &
+	env PORT="$port" "${env[@]}" "$warmkv_bin" 2>"$log" 9>&- &
 	server_pid=$!
 	[[ $scenario == local && -n $local_cgroup ]] && echo "$server_pid" >"$local_cgroup/cgroup.procs"
 	# The preloader waits for /healthz. The throttled local server gets two
@@ -206,7 +165,8 @@ run() {
 		die "the $scenario $label server died"
 	}
 	stop_server
-	stop_redis
+	stop_pid "$redis_pid"
+	redis_pid=
 	local down
 	down=$(grep -c 'shared tier unavailable' "$log" || true)
 	((down == 0)) || echo "   the server declared the shared tier unavailable $down times (calls timed out after REDIS_TIMEOUT)"

@@ -53,7 +53,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 
 PHASES=${PHASES:-coherence,get,zipf}
 RUNS=${RUNS:-3}
@@ -73,7 +74,6 @@ WAIT_IDLE=${WAIT_IDLE:-0}
 RETRY_NOISY=${RETRY_NOISY:-1}
 NOISY_LIMIT=${NOISY_LIMIT:-15}
 RETRY_UNTIL=${RETRY_UNTIL:-120}
-BENCH_LOCK=${BENCH_LOCK-/tmp/warmkv-bench.lock}
 KEY_LEN=20
 VALUE_LEN=100
 LOCAL_TARGET=0.80 # local hits: req/s at least this share of the baseline's
@@ -82,109 +82,39 @@ LOCAL_TARGET=0.80 # local hits: req/s at least this share of the baseline's
 # the baseline into a Redis client, or point a server at somebody else's Redis.
 unset REDIS_URL KV_URL REDIS_PREFIX LOCAL_TTL SIZE SNAPSHOT_PATH
 
-die() {
-	echo "shared.sh: $*" >&2
-	exit 1
-}
-
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$here/lib.sh"
-
 (($# == 0)) || die "no arguments: set the variables in the environment, e.g. PHASES=get RUNS=5 bash bench/shared.sh"
-for tool in wrk go curl redis-server redis-cli; do
-	command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y wrk curl redis-server redis-tools)"
-done
-for v in RUNS THREADS CONNS KEYS ZIPF_KEYS ZIPF_SIZE ZIPF_CONNS COHERENCE_N; do
-	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
-done
-[[ $WAIT_IDLE =~ ^[0-9]+$ && $RETRY_NOISY =~ ^[0-9]+$ && $NOISY_LIMIT =~ ^[0-9]+$ && $RETRY_UNTIL =~ ^[0-9]+$ ]] ||
-	die "WAIT_IDLE, RETRY_NOISY, NOISY_LIMIT and RETRY_UNTIL must be non-negative integers"
+need wrk go curl redis-server redis-cli
+positive RUNS THREADS CONNS KEYS ZIPF_KEYS ZIPF_SIZE ZIPF_CONNS COHERENCE_N
+non_negative WAIT_IDLE RETRY_NOISY NOISY_LIMIT RETRY_UNTIL
 ((KEYS <= ZIPF_KEYS)) || die "KEYS ($KEYS) must not exceed ZIPF_KEYS ($ZIPF_KEYS): the get keys are the first of the zipf ones"
 IFS=, read -r -a phases <<<"$PHASES"
 for phase in "${phases[@]}"; do
 	case $phase in coherence | get | zipf) ;; *) die "unknown phase '$phase' (want coherence, get, zipf)" ;; esac
 done
 wants() { [[ ",$PHASES," == *",$1,"* ]]; }
-
-# seconds converts a duration with one unit (500ms, 10s, 2m) to whole seconds,
-# rounding up.
-seconds() {
-	awk -v d="$1" 'BEGIN {
-		if (d ~ /^[0-9.]+ms$/) { sub(/ms$/, "", d); s = d / 1000 }
-		else if (d ~ /^[0-9.]+s$/) { sub(/s$/, "", d); s = d }
-		else if (d ~ /^[0-9.]+m$/) { sub(/m$/, "", d); s = d * 60 }
-		else if (d ~ /^[0-9]+$/) { s = d }
-		else exit 1
-		printf "%d", (s == int(s) ? s : int(s) + 1)
-	}'
-}
-duration_s=$(seconds "$DURATION") || die "DURATION must be like 10s, got '$DURATION'"
-((duration_s > 0)) || die "DURATION must be at least 1s, got '$DURATION'"
-zipf_s=$(seconds "$ZIPF_DURATION") || die "ZIPF_DURATION must be like 10s, got '$ZIPF_DURATION'"
-((zipf_s > 0)) || die "ZIPF_DURATION must be at least 1s, got '$ZIPF_DURATION'"
+duration_s=$(whole_seconds DURATION)
+zipf_s=$(whole_seconds ZIPF_DURATION)
 seconds "$ZIPF_TTL" >/dev/null || die "ZIPF_TTL must be like 1s or 250ms, got '$ZIPF_TTL'"
-coherence_ttl_s=$(seconds "$COHERENCE_TTL") || die "COHERENCE_TTL must be like 1s or 250ms, got '$COHERENCE_TTL'"
+coherence_ttl_s=$(whole_seconds COHERENCE_TTL)
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/warmkv-shared.XXXXXX")
-server_pid=
-server_port=
 other_pid= # instance A while B is server_pid (coherence)
 redis_pid=
 redis_port=
-
-# stop_pid PID: lib.sh's stop_server for a process other than server_pid.
-stop_pid() {
-	local server_pid=$1
-	stop_server
-}
-
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-	stop_server
+# shellcheck disable=SC2317 # invoked on exit
+cleanup_hook() {
 	stop_pid "$other_pid"
 	stop_pid "$redis_pid"
-	keep_logs
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+make_tmp shared
 echo "== building (into $tmp)"
 build_warmkv
 build_tools preload sharedload
 echo "   warmkv: $warmkv_bin"
 
-# holds_lock: whether this shell inherited an open descriptor of the lock
-# (`flock /tmp/warmkv-bench.lock bash bench/shared.sh`): locking it again
-# through a new descriptor would wait for ourselves forever.
-holds_lock() {
-	local fd
-	for fd in "/proc/$$/fd"/*; do
-		[[ $(readlink "$fd" 2>/dev/null) == "$BENCH_LOCK" ]] && return 0
-	done
-	return 1
-}
-if [[ -n $BENCH_LOCK ]] && ! holds_lock; then
-	command -v flock >/dev/null || die "flock not found (util-linux); or set BENCH_LOCK= to run without the lock"
-	echo "== waiting for $BENCH_LOCK (other load runs on this box)"
-	exec 9>>"$BENCH_LOCK"
-	flock -w 900 9 || die "$BENCH_LOCK still held after 15 minutes"
-fi
+bench_lock
 started=$SECONDS
-
-ncpu=$(grep -c '^cpu[0-9]' /proc/stat)
-clk_tck=$(getconf CLK_TCK)
-idle_busy=$(busy_percent 2)
-echo "== box: $ncpu CPUs; before starting, other processes use ${idle_busy}% of one core"
-if ((idle_busy > 10)); then
-	echo "!!! THE BOX IS NOT IDLE (${idle_busy}% of a core busy before any benchmark process started): expect noisy figures"
-	top -bn1 -o %CPU 2>/dev/null | sed -n '8,12p' | sed 's/^/!!!   /' || true
-fi
-
-# field NAME LINE: the value of NAME=value in a sharedload result line.
-field() {
-	awk -v name="$1" '{ for (i = 1; i <= NF; i++) if (index($i, name "=") == 1) { print substr($i, length(name) + 2); exit } }' <<<"$2"
-}
+retry_deadline=$((started + RETRY_UNTIL)) # keeps the whole run about 3 minutes
+report_box
 
 # result_line FILE [FILTER]: the last "result" line of a sharedload output
 # (the last one matching FILTER if given).
@@ -192,82 +122,31 @@ result_line() {
 	grep "^result ${2:-}" "$1" | tail -n 1 || true
 }
 
-# to_ms converts a wrk time ("850.12us", "1.23ms", "2.00s") to ms.
-to_ms() {
-	awk -v t="$1" 'BEGIN {
-		if (t ~ /us$/) { sub(/us$/, "", t); printf "%.3f", t / 1000; exit }
-		if (t ~ /ms$/) { sub(/ms$/, "", t); printf "%.3f", t; exit }
-		if (t ~ /s$/) { sub(/s$/, "", t); printf "%.3f", t * 1000; exit }
-		if (t ~ /m$/) { sub(/m$/, "", t); printf "%.3f", t * 60000; exit }
-		exit 1
-	}'
-}
+# wait_ready PORT, wait_ready_shared PORT: sharedload's readiness check: GET
+# /healthz answers and, with a shared tier, the server is subscribed to
+# invalidations and done counting the shared keys (that SCAN must not
+# overlap the measurement).
+# shellcheck disable=SC2317 # called through start_server
+wait_ready() { timeout 40 "$tmp/sharedload" ready -url "http://127.0.0.1:$1" -wait 30s >>"$tmp/ready.log" 2>&1; }
+# shellcheck disable=SC2317 # called through start_server
+wait_ready_shared() { timeout 40 "$tmp/sharedload" ready -shared -url "http://127.0.0.1:$1" -wait 30s >>"$tmp/ready.log" 2>&1; }
 
-# cpu_shares T0 T1 R0 R1 C0 C1 M0 M1: "server redis client others", each the %
-# of one core used over the machine-tick interval M0..M1 (by the server
-# process, redis-server, this shell's waited-for children, everything else).
-cpu_shares() {
-	awk -v s="$(($2 - $1))" -v r="$(($4 - $3))" -v c="$(($6 - $5))" -v m0="$7" -v m1="$8" -v n="$ncpu" 'BEGIN {
-		split(m0, x, " "); split(m1, y, " ")
-		busy = y[1] - x[1]; wall = (y[2] - x[2]) / n
-		if (wall <= 0) wall = 1
-		other = busy - s - r - c; if (other < 0) other = 0
-		printf "%.0f %.0f %.0f %.0f\n", s / wall * 100, r / wall * 100, c / wall * 100, other / wall * 100
-	}'
-}
-
-# start_redis: a redis-server without persistence on a free port.
-start_redis() {
-	for _ in 1 2 3; do
-		redis_port=$(free_port)
-		redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
-			--dir "$tmp" --logfile "$tmp/redis.log" &
-		redis_pid=$!
-		for _ in $(seq 100); do
-			[[ $(redis-cli -p "$redis_port" ping 2>/dev/null) == PONG ]] && return 0
-			kill -0 "$redis_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		stop_pid "$redis_pid"
-		redis_pid=
-		grep -qi 'address already in use' "$tmp/redis.log" || break
-	done
-	tail -n 20 "$tmp/redis.log" >&2
-	die "could not start redis-server"
-}
-
-# start_server NAME LOG [VAR=VALUE ...]: a fresh warmkv with those variables on
-# a free port (server_port, server_pid), answering /healthz and, with a
-# REDIS_URL, subscribed to invalidations and done counting the shared keys
-# (that SCAN must not overlap the measurement). A port somebody grabbed in
-# between costs a retry.
-start_server() {
-	local name=$1 log=$2
+# start NAME LOG [VAR=VALUE ...]: a fresh warmkv with those variables on a
+# free port (server_port, server_pid), ready as wait_ready says.
+start() {
+	local name=$1 log=$2 ready=wait_ready
 	shift 2
-	local -a ready=(ready)
-	[[ " $* " == *" REDIS_URL="* ]] && ready+=(-shared)
-	for _ in 1 2 3; do
-		server_port=$(free_port)
-		env "$@" PORT="$server_port" BIND=127.0.0.1 RESP_PORT=0 APP_ENV=production "$warmkv_bin" >"$log" 2>&1 &
-		server_pid=$!
-		if timeout 40 "$tmp/sharedload" "${ready[@]}" -url "http://127.0.0.1:$server_port" -wait 30s >>"$tmp/ready.log" 2>&1 &&
-			kill -0 "$server_pid" 2>/dev/null; then
-			return 0
-		fi
-		stop_server
-		grep -qi 'address already in use' "$log" || break
-	done
-	echo "!!! $name did not become ready on 127.0.0.1:$server_port; its log:" >&2
-	tail -n 20 "$log" >&2
-	tail -n 3 "$tmp/ready.log" >&2
-	die "could not start $name"
+	[[ " $* " == *" REDIS_URL="* ]] && ready=wait_ready_shared
+	start_server "$name" "$log" "$ready" \
+		env "$@" PORT=%PORT% BIND=127.0.0.1 RESP_PORT=0 APP_ENV=production "$warmkv_bin"
 }
 
 summary=()
 problems=()
 
 echo "== starting redis-server"
-start_redis
+start_redis redis-server "$tmp/redis.log"
+redis_pid=$server_pid redis_port=$server_port server_pid=
 redis_url=redis://127.0.0.1:$redis_port
 echo "   $(redis-server --version | awk '{ print $1, $2, $3 }') on 127.0.0.1:$redis_port (no persistence)"
 
@@ -278,11 +157,11 @@ if wants coherence; then
 	echo "   per key: B writes it, A reads it twice (its local copy is then warm), B updates or deletes it;"
 	echo "   delay = from B's acknowledgement to A's first answer with the change (one A round trip included)"
 	wait_idle
-	start_server A "$tmp/coherence-A.server.log" REDIS_URL="$redis_url" LOCAL_TTL="$COHERENCE_TTL"
+	start A "$tmp/coherence-A.server.log" REDIS_URL="$redis_url" LOCAL_TTL="$COHERENCE_TTL"
 	other_pid=$server_pid
 	a_port=$server_port
 	server_pid=
-	start_server B "$tmp/coherence-B.server.log" REDIS_URL="$redis_url" LOCAL_TTL="$COHERENCE_TTL"
+	start B "$tmp/coherence-B.server.log" REDIS_URL="$redis_url" LOCAL_TTL="$COHERENCE_TTL"
 	out=$tmp/coherence.client.log
 	if ! timeout 300 "$tmp/sharedload" coherence -a "http://127.0.0.1:$a_port" -b "http://127.0.0.1:$server_port" \
 		-n "$COHERENCE_N" -local-ttl "$COHERENCE_TTL" >"$out" 2>&1; then
@@ -345,6 +224,7 @@ declare -A sample_body
 # Appends "rps p99_ms srv_cpu redis_cpu wrk_cpu other_cpu errors local_pct
 # srv_us_per_req redis_us_per_req" to $tmp/get.NAME and sets measured=yes, or measured=no when other processes
 # disturbed the run and it should be redone.
+# shellcheck disable=SC2317 # called through until_quiet
 measure() {
 	local name=$1 run=$2 attempt=$3 log out
 	log=$tmp/get-$name-$run.$attempt.server.log
@@ -352,7 +232,7 @@ measure() {
 	wait_idle
 	case $name in
 	baseline)
-		start_server "$name" "$log"
+		start "$name" "$log"
 		timeout 120 "$tmp/preload" -url "http://127.0.0.1:$server_port" -keys "$KEYS" \
 			-key-len "$KEY_LEN" -value-len "$VALUE_LEN" >>"$tmp/preload.log" 2>&1 ||
 			{
@@ -361,7 +241,7 @@ measure() {
 			}
 		;;
 	local)
-		start_server "$name" "$log" REDIS_URL="$redis_url" LOCAL_TTL=1h
+		start "$name" "$log" REDIS_URL="$redis_url" LOCAL_TTL=1h
 		if ! timeout 120 "$tmp/sharedload" warm -url "http://127.0.0.1:$server_port" -keys "$KEYS" \
 			-key-len "$KEY_LEN" -value-len "$VALUE_LEN" >>"$tmp/warm.log" 2>&1; then
 			tail -n 3 "$tmp/warm.log" >&2
@@ -369,7 +249,7 @@ measure() {
 		fi
 		;;
 	shared)
-		start_server "$name" "$log" REDIS_URL="$redis_url" LOCAL_TTL=0
+		start "$name" "$log" REDIS_URL="$redis_url" LOCAL_TTL=0
 		;;
 	esac
 	# Every configuration must answer the same bytes for the same key, or the
@@ -380,24 +260,9 @@ measure() {
 	local before=
 	[[ $name == baseline ]] || before=$("$tmp/sharedload" stats -url "http://127.0.0.1:$server_port") || die "stats of $name failed"
 
-	local t0 t1 r0 r1 c0 c1 m0 m1
-	t0=$(cpu_ticks "$server_pid")
-	r0=$(cpu_ticks "$redis_pid")
-	c0=$(children_ticks)
-	m0=$(machine_ticks)
-	if ! timeout -k 5 $((duration_s + 60)) wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
-		-s "$here/wrk/kv.lua" "http://127.0.0.1:$server_port" -- mode=get keys="$KEYS" keylen="$KEY_LEN" >"$out" 2>&1; then
-		cat "$out" >&2
-		die "wrk failed against $name (run $run)"
-	fi
-	t1=$(cpu_ticks "$server_pid")
-	r1=$(cpu_ticks "$redis_pid")
-	c1=$(children_ticks)
-	m1=$(machine_ticks)
-	kill -0 "$server_pid" 2>/dev/null || {
-		tail -n 20 "$log" >&2
-		die "$name died during run $run"
-	}
+	extra_pid=$redis_pid
+	run_wrk "$out" "$duration_s" -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
+		-s "$here/wrk/kv.lua" "http://127.0.0.1:$server_port" -- mode=get keys="$KEYS" keylen="$KEY_LEN"
 
 	# Who answered the GETs: a local-hits run that asked Redis, or a
 	# shared-hits run answered locally, would measure the wrong thing.
@@ -417,37 +282,16 @@ measure() {
 	fi
 	stop_server
 
-	local rps p99 non2xx sockerr requests
-	rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
-	requests=$(awk '/ requests in / { print $1 }' "$out")
-	p99=$(awk '$1 == "99%" { print $2 }' "$out")
-	non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
-	sockerr=$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")
-	[[ -n $rps && -n $p99 && -n $requests ]] || {
-		cat "$out" >&2
-		die "could not parse wrk output ($name, run $run)"
-	}
-	p99=$(to_ms "$p99") || die "unknown latency unit in wrk output: $p99"
-	local errors=$((${non2xx:-0} + ${sockerr:-0}))
-	((errors == 0)) || problems+=("get run $run, $name: ${non2xx:-0} non-2xx responses, ${sockerr:-0} socket errors")
+	((wrk_errors == 0)) || problems+=("get run $run, $name: $wrk_non2xx non-2xx responses, $wrk_sockerr socket errors")
 
-	local srv_cpu redis_cpu wrk_cpu other_cpu
-	read -r srv_cpu redis_cpu wrk_cpu other_cpu < <(cpu_shares "$t0" "$t1" "$r0" "$r1" "$c0" "$c1" "$m0" "$m1")
-	# CPU time per request does not depend on how the scheduler split the
-	# cores between wrk and the servers: much steadier than req/s.
-	local srv_us redis_us row
-	srv_us=$(awk -v t="$((t1 - t0))" -v hz="$clk_tck" -v n="$requests" 'BEGIN { printf "%.2f", (n > 0 ? t / hz * 1e6 / n : 0) }')
-	redis_us=$(awk -v t="$((r1 - r0))" -v hz="$clk_tck" -v n="$requests" 'BEGIN { printf "%.2f", (n > 0 ? t / hz * 1e6 / n : 0) }')
-	row=$(printf '%-4s %-9s %9.0f %9.2f %8s%% %8s%% %8s%% %8s%% %10s %12s %8s %7s' "$run" "$name" "$rps" "$p99" \
-		"$srv_cpu" "$redis_cpu" "$wrk_cpu" "$other_cpu" "$srv_us" "$redis_us" "$local_pct" "$errors")
-	if ((other_cpu > NOISY_LIMIT && attempt < RETRY_NOISY && SECONDS - started < RETRY_UNTIL)); then
-		echo "$row   discarded: other processes were busy, redoing"
-		measured=no
-		return 0
-	fi
-	measured=yes
-	echo "$rps $p99 $srv_cpu $redis_cpu $wrk_cpu $other_cpu $errors $local_pct $srv_us $redis_us" >>"$tmp/get.$name"
-	echo "$row"
+	local srv_cpu redis_cpu wrk_cpu other_cpu srv_us redis_us row
+	read -r srv_cpu redis_cpu wrk_cpu other_cpu < <(cpu_shares "$run_m0" "$run_m1" "$srv_ticks" "$extra_ticks" "$wrk_ticks")
+	srv_us=$(us_per_req "$srv_ticks" "$wrk_requests")
+	redis_us=$(us_per_req "$extra_ticks" "$wrk_requests")
+	row=$(printf '%-4s %-9s %9.0f %9.2f %8s%% %8s%% %8s%% %8s%% %10s %12s %8s %7s' "$run" "$name" "$wrk_rps" "$wrk_p99" \
+		"$srv_cpu" "$redis_cpu" "$wrk_cpu" "$other_cpu" "$srv_us" "$redis_us" "$local_pct" "$wrk_errors")
+	keep_run "$attempt" "$other_cpu" "$row" "$tmp/get.$name" \
+		"$wrk_rps" "$wrk_p99" "$srv_cpu" "$redis_cpu" "$wrk_cpu" "$other_cpu" "$wrk_errors" "$local_pct" "$srv_us" "$redis_us"
 }
 
 if wants get; then
@@ -462,27 +306,18 @@ if wants get; then
 	for ((run = 1; run <= RUNS; run++)); do
 		if ((run % 2)); then order=(baseline local shared); else order=(shared local baseline); fi
 		for name in "${order[@]}"; do
-			for ((attempt = 0; ; attempt++)); do
-				# Not "measure && break": that would switch off set -e inside it.
-				measure "$name" "$run" "$attempt"
-				[[ $measured == yes ]] && break
-			done
+			until_quiet measure "$name" "$run"
 		done
 	done
 
 	declare -A med_rps med_p99 med_srv med_redis med_srv_us med_redis_us
 	for name in baseline local shared; do
-		# shellcheck disable=SC2046 # one number per line, split on purpose
-		{
-			med_rps[$name]=$(median $(awk '{ print $1 }' "$tmp/get.$name"))
-			med_p99[$name]=$(median $(awk '{ print $2 }' "$tmp/get.$name"))
-			med_srv[$name]=$(median $(awk '{ print $3 }' "$tmp/get.$name"))
-			med_redis[$name]=$(median $(awk '{ print $4 }' "$tmp/get.$name"))
-			med_srv_us[$name]=$(median $(awk '{ print $9 }' "$tmp/get.$name"))
-			med_redis_us[$name]=$(median $(awk '{ print $10 }' "$tmp/get.$name"))
-		}
+		f=$tmp/get.$name
+		med_rps[$name]=$(column 1 "$f") med_p99[$name]=$(column 2 "$f")
+		med_srv[$name]=$(column 3 "$f") med_redis[$name]=$(column 4 "$f")
+		med_srv_us[$name]=$(column 9 "$f") med_redis_us[$name]=$(column 10 "$f")
 	done
-	others=$(awk '$6 > m { m = $6 } END { print m + 0 }' "$tmp"/get.*)
+	others=$(column_max 6 "$tmp"/get.*)
 	noisy=
 	((others <= NOISY_LIMIT)) || noisy=" [NOISY: others took up to ${others}% of a core]"
 	echo
@@ -491,13 +326,12 @@ if wants get; then
 		"srv-us/req" "redis-us/req"
 	for name in baseline local shared; do
 		printf '   %-9s %9.0f %9.2f %11s %11s %8.0f%% %8.0f%% %10.2f %12.2f\n' "$name" "${med_rps[$name]}" "${med_p99[$name]}" \
-			"$(awk -v a="${med_rps[$name]}" -v b="${med_rps[baseline]}" 'BEGIN { printf "%.3f", a / b }')" \
-			"$(awk -v a="${med_p99[$name]}" -v b="${med_p99[baseline]}" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')" \
+			"$(ratio "${med_rps[$name]}" "${med_rps[baseline]}")" "$(ratio "${med_p99[$name]}" "${med_p99[baseline]}")" \
 			"${med_srv[$name]}" "${med_redis[$name]}" "${med_srv_us[$name]}" "${med_redis_us[$name]}"
 	done
-	local_ratio=$(awk -v a="${med_rps[local]}" -v b="${med_rps[baseline]}" 'BEGIN { printf "%.3f", a / b }')
-	shared_ratio=$(awk -v a="${med_rps[shared]}" -v b="${med_rps[baseline]}" 'BEGIN { printf "%.3f", a / b }')
-	local_verdict=$(awk -v r="$local_ratio" -v t="$LOCAL_TARGET" 'BEGIN { print (r >= t ? "PASS" : "FAIL") }')
+	local_ratio=$(ratio "${med_rps[local]}" "${med_rps[baseline]}")
+	shared_ratio=$(ratio "${med_rps[shared]}" "${med_rps[baseline]}")
+	local_verdict=$(at_least "$local_ratio" "$LOCAL_TARGET")
 	errors=$(awk '{ e += $7 } END { print e + 0 }' "$tmp"/get.*)
 	((errors == 0)) || local_verdict="FAIL (errors)"
 	[[ -z $noisy ]] || echo "   !!! other processes took up to ${others}% of a core during these runs: the ratios are unreliable"
@@ -520,7 +354,7 @@ if wants zipf; then
 	echo "== zipf: GETs of $ZIPF_KEYS keys (all in Redis), Zipf s=$ZIPF_S, $ZIPF_CONNS connections (bench/sharedload),"
 	echo "   LOCAL_TTL=$ZIPF_TTL, local cache SIZE=$ZIPF_SIZE; 2s warm-up, then $ZIPF_DURATION measured"
 	wait_idle
-	start_server zipf "$tmp/zipf.server.log" REDIS_URL="$redis_url" LOCAL_TTL="$ZIPF_TTL" SIZE="$ZIPF_SIZE"
+	start zipf "$tmp/zipf.server.log" REDIS_URL="$redis_url" LOCAL_TTL="$ZIPF_TTL" SIZE="$ZIPF_SIZE"
 	out=$tmp/zipf.client.log
 	t0=$(cpu_ticks "$server_pid")
 	r0=$(cpu_ticks "$redis_pid")
@@ -542,7 +376,7 @@ if wants zipf; then
 		cat "$out" >&2
 		die "no zipf result"
 	}
-	read -r srv_cpu redis_cpu client_cpu other_cpu < <(cpu_shares "$t0" "$t1" "$r0" "$r1" "$c0" "$c1" "$m0" "$m1")
+	read -r srv_cpu redis_cpu client_cpu other_cpu < <(cpu_shares "$m0" "$m1" "$((t1 - t0))" "$((r1 - r0))" "$((c1 - c0))")
 	hit=$(field hitRatio "$line")
 	echo "   local hit ratio $hit = localHits $(field localHits "$line") / (localHits + sharedHits $(field sharedHits "$line") + sharedMisses $(field sharedMisses "$line"))"
 	echo "   ideal $(field idealRatio "$line"): the $(field maxSize "$line") most popular keys always local, never expiring"

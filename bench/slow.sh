@@ -39,9 +39,9 @@
 #                           other processes to leave the CPUs idle
 #   BENCH_LOCK=/tmp/warmkv-bench.lock
 #                           the measured phases hold this lock (flock), so that
-#                           other load runs on the box do not overlap them; do
-#                           not wrap this script in flock on the same file (it
-#                           would wait for itself), or set BENCH_LOCK= to skip
+#                           other load runs on the box do not overlap them; a
+#                           lock inherited from `flock FILE bash slow.sh`
+#                           counts; BENCH_LOCK= runs without it
 #   WARMKV_BIN=path         use this binary instead of building the repo root
 #   LOG_DIR=dir             keep the wrk output, attacker report and server log
 # Anything else in the environment (MAX_HEADER_BYTES, MAX_BODY_BYTES, ...)
@@ -53,7 +53,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 
 DURATION=${DURATION:-10s}
 THREADS=${THREADS:-2}
@@ -71,162 +72,54 @@ RETRY_NOISY=${RETRY_NOISY:-2}
 NOISY_LIMIT=${NOISY_LIMIT:-15}
 WAIT_IDLE=${WAIT_IDLE:-0}
 P99_TARGET=${P99_TARGET:-2}
-BENCH_LOCK=${BENCH_LOCK-/tmp/warmkv-bench.lock}
 KEY_LEN=20
 VALUE_LEN=100
 
-die() {
-	echo "slow.sh: $*" >&2
-	exit 1
-}
-
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$here/lib.sh"
-
-command -v wrk >/dev/null || die "wrk not found; install it with: apt-get install -y wrk"
-command -v go >/dev/null || die "go not found"
-command -v curl >/dev/null || die "curl not found; install it with: apt-get install -y curl"
-if [[ -n $BENCH_LOCK ]]; then
-	command -v flock >/dev/null || die "flock not found (util-linux); or set BENCH_LOCK= to run without the lock"
-fi
-for v in SLOW_HEADERS SLOW_BODIES SLOW_RESP KEYS THREADS CONNS RETRY_NOISY NOISY_LIMIT WAIT_IDLE; do
-	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer, got '${!v}'"
-done
-
-# seconds converts a Go duration with one unit (500ms, 5s, 1m, 1h) to seconds.
-seconds() {
-	awk -v d="$1" 'BEGIN {
-		if (d ~ /^[0-9.]+ms$/) { sub(/ms$/, "", d); print d / 1000; exit }
-		if (d ~ /^[0-9.]+s$/) { sub(/s$/, "", d); print d + 0; exit }
-		if (d ~ /^[0-9.]+m$/) { sub(/m$/, "", d); print d * 60; exit }
-		if (d ~ /^[0-9.]+h$/) { sub(/h$/, "", d); print d * 3600; exit }
-		exit 1
-	}'
-}
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
-duration_s=$(seconds "$DURATION") || die "DURATION must be like 10s, got '$DURATION'"
+need wrk go curl
+non_negative SLOW_HEADERS SLOW_BODIES SLOW_RESP KEYS THREADS CONNS RETRY_NOISY NOISY_LIMIT WAIT_IDLE
+positive ROUNDS
+duration_s=$(whole_seconds DURATION)
 header_to=$(seconds "$READ_HEADER_TIMEOUT") || die "READ_HEADER_TIMEOUT must be like 5s or 500ms (one unit), got '$READ_HEADER_TIMEOUT'"
 read_to=$(seconds "$READ_TIMEOUT") || die "READ_TIMEOUT must be like 10s or 500ms (one unit), got '$READ_TIMEOUT'"
 seconds "$INTERVAL" >/dev/null || die "INTERVAL must be like 1s or 500ms, got '$INTERVAL'"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/warmkv-slow.XXXXXX")
-server_pid=
 attack_pid=
-
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-	if [[ -n $attack_pid ]]; then
-		kill -TERM "$attack_pid" 2>/dev/null || true
-		wait "$attack_pid" 2>/dev/null || true
-	fi
-	stop_server
-	keep_logs
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+# shellcheck disable=SC2317 # invoked on exit
+cleanup_hook() { stop_pid "$attack_pid"; }
+make_tmp slow
 echo "== building (into $tmp)"
 build_warmkv
 build_tools preload slowloris
 
-if [[ -n $BENCH_LOCK ]]; then
-	echo "== waiting for $BENCH_LOCK (other load runs on this box)"
-	exec 9>>"$BENCH_LOCK"
-	flock -w 900 9 || die "$BENCH_LOCK still held after 15 minutes"
-fi
-
-# Start the server; a port somebody grabbed in between costs a retry.
-log=$tmp/server.log
-for _ in 1 2 3; do
-	port=$(free_port)
-	resp_port=$(free_port)
-	[[ $resp_port != "$port" ]] || continue
-	PORT=$port RESP_PORT=$resp_port BIND=127.0.0.1 APP_ENV=production \
-		READ_HEADER_TIMEOUT=$READ_HEADER_TIMEOUT READ_TIMEOUT=$READ_TIMEOUT \
-		"$warmkv_bin" >"$log" 2>&1 &
-	server_pid=$!
-	if timeout 20 "$tmp/preload" -url "http://127.0.0.1:$port" -keys 0 -wait 10s >>"$tmp/preload.log" 2>&1 &&
-		kill -0 "$server_pid" 2>/dev/null; then
-		break
-	fi
-	stop_server
-	grep -qi 'address already in use' "$log" || break
-done
-[[ -n $server_pid ]] || {
-	tail -n 20 "$log" >&2
-	die "could not start warmkv"
-}
+bench_lock
+# One server serves every phase: quiet and attacked runs differ only by the attack.
+start_warmkv warmkv "$tmp/server.log" RESP_PORT=%PORT2% \
+	READ_HEADER_TIMEOUT="$READ_HEADER_TIMEOUT" READ_TIMEOUT="$READ_TIMEOUT"
+port=$server_port resp_port=$server_port2
 base=http://127.0.0.1:$port
 timeout 120 "$tmp/preload" -url "$base" -keys "$KEYS" -key-len "$KEY_LEN" -value-len "$VALUE_LEN" >>"$tmp/preload.log" 2>&1 ||
 	die "preloading failed: $(tail -n 3 "$tmp/preload.log")"
 echo "== warmkv on $base (Redis protocol on $resp_port): READ_HEADER_TIMEOUT=$READ_HEADER_TIMEOUT READ_TIMEOUT=$READ_TIMEOUT, $KEYS keys"
 
-# to_ms converts a wrk time ("850.12us", "1.23ms", "2.00s") to ms.
-to_ms() {
-	awk -v t="$1" 'BEGIN {
-		if (t ~ /us$/) { sub(/us$/, "", t); printf "%.3f", t / 1000; exit }
-		if (t ~ /ms$/) { sub(/ms$/, "", t); printf "%.3f", t; exit }
-		if (t ~ /s$/) { sub(/s$/, "", t); printf "%.3f", t * 1000; exit }
-		if (t ~ /m$/) { sub(/m$/, "", t); printf "%.3f", t * 60000; exit }
-		exit 1
-	}'
-}
-
-clk_tck=$(getconf CLK_TCK)
-ncpu=$(grep -c '^cpu[0-9]' /proc/stat)
-noisy_runs=0
-
-# run_wrk PHASE ROUND: one wrk run of normal clients, redone (at most
-# RETRY_NOISY times) when other processes took more than NOISY_LIMIT% of a
-# core during it. Appends "rps p99_ms errors" to $tmp/PHASE and prints a row.
-run_wrk() {
-	local phase=$1 round=$2 attempt out t0 t1 c0 c1 a0=0 a1=0 m0 m1
-	for ((attempt = 0; ; attempt++)); do
-		out=$tmp/wrk-$phase-$round.$attempt.log
-		t0=$(cpu_ticks "$server_pid")
-		c0=$(children_ticks)
-		[[ -n $attack_pid ]] && a0=$(cpu_ticks "$attack_pid")
-		m0=$(machine_ticks)
-		wrk_from=$(date +%s.%N)
-		timeout -k 5 $((${duration_s%.*} + 60)) wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
-			-s "$here/wrk/kv.lua" "$base" -- mode=get keys="$KEYS" keylen="$KEY_LEN" >"$out" 2>&1 ||
-			die "wrk failed ($phase): $(cat "$out")"
-		wrk_to=$(date +%s.%N)
-		t1=$(cpu_ticks "$server_pid")
-		c1=$(children_ticks)
-		[[ -n $attack_pid ]] && a1=$(cpu_ticks "$attack_pid")
-		m1=$(machine_ticks)
-		kill -0 "$server_pid" 2>/dev/null || die "warmkv died during the $phase run: $(tail -n 20 "$log")"
-		local rps p99 requests errors
-		rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
-		p99=$(awk '$1 == "99%" { print $2 }' "$out")
-		requests=$(awk '/ requests in / { print $1 }' "$out")
-		[[ -n $rps && -n $p99 && -n $requests ]] || die "could not parse wrk output ($phase): $(cat "$out")"
-		p99=$(to_ms "$p99") || die "unknown latency unit in wrk output: $p99"
-		errors=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$out")
-		# CPU of the server, wrk, the attackers and everything else, each in %
-		# of one core; server CPU per request is steadier than req/s.
-		local srv wrk atk other us
-		read -r srv wrk atk other < <(awk -v s="$((t1 - t0))" -v w="$((c1 - c0))" -v a="$((a1 - a0))" -v m0="$m0" -v m1="$m1" -v n="$ncpu" 'BEGIN {
-			split(m0, x, " "); split(m1, y, " ")
-			busy = y[1] - x[1]; wall = (y[2] - x[2]) / n
-			if (wall <= 0) wall = 1
-			other = busy - s - w - a; if (other < 0) other = 0
-			printf "%.0f %.0f %.0f %.0f\n", s / wall * 100, w / wall * 100, a / wall * 100, other / wall * 100
-		}')
-		us=$(awk -v t="$((t1 - t0))" -v hz="$clk_tck" -v n="$requests" 'BEGIN { printf "%.2f", (n > 0 ? t / hz * 1e6 / n : 0) }')
-		if ((other > NOISY_LIMIT && attempt < RETRY_NOISY)); then
-			printf '   %-5s %-6s %9.0f %9.2f %8s%% %8s%% %9s%% %8s%% %10s %7s   discarded: other processes were busy, redoing\n' \
-				"$round" "$phase" "$rps" "$p99" "$srv" "$wrk" "$atk" "$other" "$us" "$errors"
-			continue
-		fi
-		((other > NOISY_LIMIT)) && noisy_runs=$((noisy_runs + 1))
-		printf '   %-5s %-6s %9.0f %9.2f %8s%% %8s%% %9s%% %8s%% %10s %7s\n' \
-			"$round" "$phase" "$rps" "$p99" "$srv" "$wrk" "$atk" "$other" "$us" "$errors"
-		echo "$rps $p99 $errors $us" >>"$tmp/$phase"
-		return 0
-	done
+# normal_run PHASE ROUND ATTEMPT: one wrk run of normal clients. Appends
+# "rps p99_ms errors srv_us_per_req others_cpu" to $tmp/PHASE, prints a row
+# and sets measured (see keep_run).
+# shellcheck disable=SC2317 # called through until_quiet
+normal_run() {
+	local phase=$1 round=$2 attempt=$3 out=$tmp/wrk-$1-$2.$3.log
+	extra_pid=$attack_pid
+	wrk_from=$(date +%s.%N)
+	run_wrk "$out" "$duration_s" -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
+		-s "$here/wrk/kv.lua" "$base" -- mode=get keys="$KEYS" keylen="$KEY_LEN"
+	wrk_to=$(date +%s.%N)
+	# CPU of the server, wrk, the attackers and everything else, each in % of
+	# one core; server CPU per request is steadier than req/s.
+	local srv wrk atk other us row
+	read -r srv wrk atk other < <(cpu_shares "$run_m0" "$run_m1" "$srv_ticks" "$wrk_ticks" "$extra_ticks")
+	us=$(us_per_req "$srv_ticks" "$wrk_requests")
+	row=$(printf '   %-5s %-6s %9.0f %9.2f %8s%% %8s%% %9s%% %8s%% %10s %7s' \
+		"$round" "$phase" "$wrk_rps" "$wrk_p99" "$srv" "$wrk" "$atk" "$other" "$us" "$wrk_errors")
+	keep_run "$attempt" "$other" "$row" "$tmp/$phase" "$wrk_rps" "$wrk_p99" "$wrk_errors" "$us" "$other"
 }
 
 # start_attack ROUND: starts bench/slowloris and waits until all its
@@ -237,8 +130,9 @@ start_attack() {
 	((SLOW_RESP > 0)) && resp_args=(-resp "127.0.0.1:$resp_port" -resp-conns "$SLOW_RESP")
 	attack_out=$tmp/slowloris-$round.log
 	attack_timeline=$tmp/slowloris-timeline-$round.log
+	: >"$attack_out"
 	"$tmp/slowloris" -http "127.0.0.1:$port" -headers "$SLOW_HEADERS" -bodies "$SLOW_BODIES" "${resp_args[@]}" \
-		-interval "$INTERVAL" -duration "$((${duration_s%.*} * (RETRY_NOISY + 1) + 120))s" >"$attack_out" 2>"$attack_timeline" &
+		-interval "$INTERVAL" -duration "$((duration_s * (RETRY_NOISY + 1) + 120))s" >"$attack_out" 2>"$attack_timeline" 9>&- &
 	attack_pid=$!
 	for ((i = 0; i < 600; i++)); do
 		grep -q '^ready' "$attack_out" && break
@@ -294,30 +188,25 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		wait_idle
 		if [[ $phase == attack ]]; then
 			start_attack "$round"
-			run_wrk attack "$round"
+			until_quiet normal_run attack "$round"
 			stop_attack
 		else
-			run_wrk quiet "$round"
+			until_quiet normal_run quiet "$round"
 		fi
 	done
 done
 echo "   attackers connected while wrk ran, on average (and at the lowest), per round:"
 printf '     %s\n' "${attack_held[@]}"
 
-# shellcheck disable=SC2046 # one number per line, split on purpose
-{
-	quiet_rps=$(median $(awk '{ print $1 }' "$tmp/quiet"))
-	attack_rps=$(median $(awk '{ print $1 }' "$tmp/attack"))
-	quiet_p99=$(median $(awk '{ print $2 }' "$tmp/quiet"))
-	attack_p99=$(median $(awk '{ print $2 }' "$tmp/attack"))
-	quiet_us=$(median $(awk '{ print $4 }' "$tmp/quiet"))
-	attack_us=$(median $(awk '{ print $4 }' "$tmp/attack"))
-}
+quiet_rps=$(column 1 "$tmp/quiet") attack_rps=$(column 1 "$tmp/attack")
+quiet_p99=$(column 2 "$tmp/quiet") attack_p99=$(column 2 "$tmp/attack")
+quiet_us=$(column 4 "$tmp/quiet") attack_us=$(column 4 "$tmp/attack")
 errors=$(awk '{ e += $3 } END { print e + 0 }' "$tmp/quiet" "$tmp/attack")
-rps_ratio=$(awk -v a="$attack_rps" -v q="$quiet_rps" 'BEGIN { printf "%.3f", a / q }')
-p99_ratio=$(awk -v a="$attack_p99" -v q="$quiet_p99" 'BEGIN { printf "%.3f", (q > 0 ? a / q : 0) }')
-rps_verdict=$(awk -v r="$rps_ratio" -v t="$RPS_TARGET" 'BEGIN { print (r >= t ? "PASS" : "FAIL") }')
-p99_verdict=$(awk -v r="$p99_ratio" -v t="$P99_TARGET" 'BEGIN { print (r <= t ? "PASS" : "FAIL") }')
+noisy_runs=$(awk -v l="$NOISY_LIMIT" '$5 > l { n++ } END { print n + 0 }' "$tmp/quiet" "$tmp/attack")
+rps_ratio=$(ratio "$attack_rps" "$quiet_rps")
+p99_ratio=$(ratio "$attack_p99" "$quiet_p99")
+rps_verdict=$(at_least "$rps_ratio" "$RPS_TARGET")
+p99_verdict=$(at_most "$p99_ratio" "$P99_TARGET")
 if ((errors > 0)); then
 	rps_verdict="FAIL (errors)"
 	p99_verdict="FAIL (errors)"
@@ -333,14 +222,9 @@ check_kind() {
 	local kind=$1 t=$2 line
 	local opened cut p50 p90 maxh open_end oldest outcomes verdict worst_p50=0 worst_max=0 kind_verdict=PASS
 	while read -r line; do
-		opened=$(sed -E 's/.* opened=([0-9]+).*/\1/' <<<"$line")
-		cut=$(sed -E 's/.* cut=([0-9]+).*/\1/' <<<"$line")
-		p50=$(sed -E 's/.* held_p50_s=([0-9.]+).*/\1/' <<<"$line")
-		p90=$(sed -E 's/.* held_p90_s=([0-9.]+).*/\1/' <<<"$line")
-		maxh=$(sed -E 's/.* held_max_s=([0-9.]+).*/\1/' <<<"$line")
-		open_end=$(sed -E 's/.* open_at_end=([0-9]+).*/\1/' <<<"$line")
-		oldest=$(sed -E 's/.* oldest_open_s=([0-9.]+).*/\1/' <<<"$line")
-		outcomes=$(sed -E 's/.* outcomes=([^ ]+).*/\1/' <<<"$line")
+		opened=$(field opened "$line") cut=$(field cut "$line")
+		p50=$(field held_p50_s "$line") p90=$(field held_p90_s "$line") maxh=$(field held_max_s "$line")
+		open_end=$(field open_at_end "$line") oldest=$(field oldest_open_s "$line") outcomes=$(field outcomes "$line")
 		verdict=$(awk -v c="$cut" -v p="$p50" -v m="$maxh" -v o="$oldest" -v t="$t" 'BEGIN {
 			print (c > 0 && p >= 0.9 * t && p <= t + 1 && m <= t + 2 && o <= t + 2 ? "PASS" : "FAIL")
 		}')

@@ -30,7 +30,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 
 KEYS=${KEYS:-1000000}
 KEY_LEN=${KEY_LEN:-20}
@@ -44,52 +45,27 @@ RETRY_NOISY=${RETRY_NOISY:-2}
 NOISY_LIMIT=${NOISY_LIMIT:-15}
 P99_TARGET=2.0
 
-die() {
-	echo "snapshot.sh: $*" >&2
-	exit 1
-}
+need wrk curl go
+positive RUNS
+non_negative RETRY_NOISY NOISY_LIMIT
 
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$here/lib.sh"
-command -v wrk >/dev/null || die "wrk not found; install it with: apt-get install -y wrk"
-command -v curl >/dev/null || die "curl not found; install it with: apt-get install -y curl"
-command -v go >/dev/null || die "go not found"
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
-[[ $RETRY_NOISY =~ ^[0-9]+$ && $NOISY_LIMIT =~ ^[0-9]+$ ]] || die "RETRY_NOISY and NOISY_LIMIT must be non-negative integers"
-
-tmp=$(mktemp -d)
-server_pid=
 loop_pid=
-cleanup() {
-	[[ -n $loop_pid ]] && kill "$loop_pid" 2>/dev/null
-	[[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-	if [[ -n ${LOG_DIR:-} ]]; then
-		mkdir -p "$LOG_DIR" && cp "$tmp"/*.log "$tmp"/*.wrk "$LOG_DIR"/ 2>/dev/null
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
+# shellcheck disable=SC2317 # invoked on exit
+cleanup_hook() { stop_pid "$loop_pid"; }
+make_tmp snapshot
 echo "building warmkv and bench/snapshot..."
-(cd "$root" && go build -tags lambda.norpc -o "$tmp/warmkv" . && cd bench && go build -o "$tmp/snapbench" ./snapshot) ||
-	die "build failed"
+build_warmkv
+build_tools snapshot
+bench_lock
 
 echo
 echo "== 1. snapshot and restore speed, in process ($KEYS keys, $KEY_LEN-char keys, $VALUE_LEN-char values, median of $RUNS)"
-"$tmp/snapbench" -keys "$KEYS" -key-len "$KEY_LEN" -value-len "$VALUE_LEN" -runs "$RUNS" -out "$tmp/warmkv.snap" ||
+"$tmp/snapshot" -keys "$KEYS" -key-len "$KEY_LEN" -value-len "$VALUE_LEN" -runs "$RUNS" -out "$tmp/warmkv.snap" ||
 	die "bench/snapshot failed"
 
-port=$(free_port) || die "no free port"
-url="http://127.0.0.1:$port"
-PORT=$port BIND=127.0.0.1 RESP_PORT=0 APP_ENV=production MAX_MEMORY=$MAX_MEMORY \
-	SNAPSHOT_PATH="$tmp/warmkv.snap" SNAPSHOT_INTERVAL=24h "$tmp/warmkv" >"$tmp/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 600); do
-	curl -fs "$url/healthz" >/dev/null 2>&1 && break
-	kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/server.log" >&2; die "the server exited"; }
-	sleep 0.1
-done
-curl -fs "$url/healthz" >/dev/null || die "the server did not become healthy"
+start_warmkv warmkv "$tmp/server.log" RESP_PORT=0 MAX_MEMORY="$MAX_MEMORY" \
+	SNAPSHOT_PATH="$tmp/warmkv.snap" SNAPSHOT_INTERVAL=24h
+url="http://127.0.0.1:$server_port"
 echo
 echo "== 2. the real server, started from that snapshot"
 grep -o '"msg":"snapshot restored".*' "$tmp/server.log" | head -1
@@ -97,28 +73,17 @@ count=$(curl -fs "$url/stats" | grep -o '"keyCount":[0-9]*' | cut -d: -f2)
 [[ $count == "$KEYS" ]] || die "the server holds $count keys after the restore, want $KEYS"
 echo "keyCount after restore: $count"
 
-# to_us converts a wrk latency (850.00us, 1.23ms, 1.02s) to microseconds.
-to_us() {
-	awk -v v="$1" 'BEGIN {
-		if (v ~ /us$/) { sub(/us$/, "", v); print v + 0 }
-		else if (v ~ /ms$/) { sub(/ms$/, "", v); print v * 1000 }
-		else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000000 }
-		else exit 1 }'
-}
-
-# busy_jiffies is the CPU time the whole box has spent not idle.
-busy_jiffies() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 # proc_jiffies PID is the CPU time of a process (user + system) and of its
 # children that have exited (the snapshot loop's curl processes).
 proc_jiffies() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
-# measure NAME FILE [LOOP_PID] runs wrk and appends "p99_us req/s others_pct"
+# measure NAME FILE [LOOP_PID] runs wrk and appends "p99_ms req/s others_pct"
 # to FILE, where others_pct is the CPU that processes other than the server,
 # wrk and the snapshot loop used during the run, in % of one core.
 measure() {
-	local name=$1 file=$2 out="$tmp/$1.wrk" loop=${3:-}
+	local name=$1 file=$2 out="$tmp/$1.wrk.log" loop=${3:-}
 	local busy0 srv0 loop0=0 t0 wrk_pid wrk_cpu
-	busy0=$(busy_jiffies) srv0=$(proc_jiffies "$server_pid") t0=$(date +%s.%N)
+	busy0=$(machine_ticks) busy0=${busy0% *} srv0=$(proc_jiffies "$server_pid") t0=$(date +%s.%N)
 	[[ -n $loop ]] && loop0=$(proc_jiffies "$loop")
 	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$here/snapshot/get.lua" "$url" -- keys="$KEYS" keylen="$KEY_LEN" >"$out" 2>&1 &
 	wrk_pid=$!
@@ -128,19 +93,16 @@ measure() {
 		sleep 0.2
 	done
 	wait "$wrk_pid" || die "wrk failed: $(cat "$out")"
-	local hz others loop_cpu=0
-	hz=$(getconf CLK_TCK)
+	local others loop_cpu=0
 	[[ -n $loop ]] && loop_cpu=$(($(proc_jiffies "$loop") - loop0))
-	others=$(awk -v b="$(($(busy_jiffies) - busy0))" -v s="$(($(proc_jiffies "$server_pid") - srv0))" -v w="$wrk_cpu" \
-		-v c="$loop_cpu" -v hz="$hz" -v t0="$t0" -v t1="$(date +%s.%N)" \
+	local busy1
+	busy1=$(machine_ticks)
+	others=$(awk -v b="$((${busy1% *} - busy0))" -v s="$(($(proc_jiffies "$server_pid") - srv0))" -v w="$wrk_cpu" \
+		-v c="$loop_cpu" -v hz="$clk_tck" -v t0="$t0" -v t1="$(date +%s.%N)" \
 		'BEGIN { o = (b - s - w - c) / hz / (t1 - t0) * 100; printf "%.0f", (o < 0 ? 0 : o) }')
-	local p99 rps bad
-	p99=$(awk '$1 == "99%" { print $2 }' "$out")
-	rps=$(awk '$1 == "Requests/sec:" { print $2 }' "$out")
-	[[ -n $p99 && -n $rps ]] || die "cannot read wrk output: $(cat "$out")"
-	bad=$(grep -E 'Non-2xx|Socket errors' "$out" || true)
-	[[ -z $bad ]] || echo "!!! $name: $bad"
-	echo "$(to_us "$p99") $rps $others" >>"$file"
+	parse_wrk "$out"
+	((wrk_errors == 0)) || echo "!!! $name: $(grep -E 'Non-2xx|Socket errors' "$out" | tr '\n' ' ')"
+	echo "$wrk_p99 $wrk_rps $others" >>"$file"
 }
 
 # snapshot_loop writes snapshots back to back, counting them in $tmp/snapshots.
@@ -173,7 +135,7 @@ phase() {
 		read -r p rps others < <(tail -1 "$file")
 		local flag=""
 		((others > NOISY_LIMIT)) && flag="NOISY"
-		printf '%-4s %-16s %10.2f %10.0f %10s %9s%% %s\n' "$run" "$name" "$(awk -v p="$p" 'BEGIN { print p / 1000 }')" "$rps" "$snaps" "$others" "$flag"
+		printf '%-4s %-16s %10.2f %10.0f %10s %9s%% %s\n' "$run" "$name" "$p" "$rps" "$snaps" "$others" "$flag"
 		[[ -z $flag || $try == "$RETRY_NOISY" ]] && break
 		sed -i '$d' "$file" # dropped: measured again
 	done
@@ -200,15 +162,12 @@ else
 	cp "$tmp/during" "$tmp/during.used"
 	note=" (NOISY: other processes were busy during every run of a phase; do not trust it)"
 fi
-# shellcheck disable=SC2046 # one number per word, on purpose
-quiet=$(median $(awk '{ print $1 }' "$tmp/quiet.used"))
-# shellcheck disable=SC2046
-during=$(median $(awk '{ print $1 }' "$tmp/during.used"))
-ratio=$(awk -v d="$during" -v q="$quiet" 'BEGIN { printf "%.2f", d / q }')
-verdict=$(awk -v r="$ratio" -v t="$P99_TARGET" 'BEGIN { print (r <= t) ? "PASS" : "FAIL" }')
+quiet=$(column 1 "$tmp/quiet.used")
+during=$(column 1 "$tmp/during.used")
+ratio=$(ratio "$during" "$quiet")
+verdict=$(at_most "$ratio" "$P99_TARGET")
 echo
 printf 'median GET p99 over %d + %d runs: %.2f ms without a snapshot, %.2f ms during snapshots\n' \
-	"$(wc -l <"$tmp/quiet.used")" "$(wc -l <"$tmp/during.used")" \
-	"$(awk -v p="$quiet" 'BEGIN { print p / 1000 }')" "$(awk -v p="$during" 'BEGIN { print p / 1000 }')"
-echo "p99 during / without: ${ratio}x (target <= ${P99_TARGET}x) $verdict$note"
+	"$(wc -l <"$tmp/quiet.used")" "$(wc -l <"$tmp/during.used")" "$quiet" "$during"
+printf 'p99 during / without: %.2fx (target <= %sx) %s%s\n' "$ratio" "$P99_TARGET" "$verdict" "$note"
 grep -o '"msg":"snapshot written".*' "$tmp/server.log" | tail -1 | sed 's/^/last snapshot by the server: /'

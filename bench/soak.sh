@@ -38,33 +38,6 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
-lock=/tmp/warmkv-bench.lock
-
-die() {
-	echo "soak.sh: $*" >&2
-	exit 1
-}
-
-# holds_lock: whether this shell inherited an open descriptor of the lock file,
-# as under `flock /tmp/warmkv-bench.lock bash bench/soak.sh`. Taking the lock
-# again through a new descriptor would then wait forever.
-holds_lock() {
-	local fd
-	for fd in "/proc/$$/fd"/*; do
-		[[ $(readlink "$fd" 2>/dev/null) == "$lock" ]] && return 0
-	done
-	return 1
-}
-
-if ! holds_lock; then
-	command -v flock >/dev/null || die "flock not found; install util-linux"
-	if ! flock -n "$lock" true; then
-		echo "soak.sh: waiting for $lock (another load run holds it)" >&2
-	fi
-	exec flock "$lock" bash "${BASH_SOURCE[0]}" "$@"
-fi
-
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
@@ -78,9 +51,8 @@ EXACT_MAX_MEMORY=${EXACT_MAX_MEMORY:-256MiB}
 EXACT_SIZE=${EXACT_SIZE:-200000}
 EVICT_MAX_MEMORY=${EVICT_MAX_MEMORY:-16MiB}
 
-command -v go >/dev/null || die "go not found"
-[[ $SOAK_WORKERS =~ ^[1-9][0-9]*$ && $SOAK_KEYS =~ ^[1-9][0-9]*$ ]] ||
-	die "SOAK_WORKERS and SOAK_KEYS must be positive integers"
+need go
+positive SOAK_WORKERS SOAK_KEYS
 
 # seconds_of DURATION: a Go duration made of h, m and s parts, or plain seconds.
 seconds_of() {
@@ -107,30 +79,14 @@ total_seconds=$(seconds_of "$SOAK_DURATION")
 phase_seconds=$((total_seconds / ${#phases[@]}))
 ((phase_seconds >= 10)) || die "SOAK_DURATION=$SOAK_DURATION leaves less than 10s per phase"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/warmkv-soak.XXXXXX")
-server_pid=
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-	stop_server
-	if [[ -n ${LOG_DIR:-} ]]; then
-		if mkdir -p "$LOG_DIR"; then
-			cp "$tmp"/*.log "$LOG_DIR"/ 2>/dev/null || true
-		fi
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+make_tmp soak
+bench_lock
 echo "== building (into $tmp)"
 build_warmkv
 build_tools soak
 
 summary=()
 failed=0
-
-# field NAME LINE: the value of NAME=... in a SOAK line.
-field() { sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 
 # run_phase NAME: one fresh server, one soak, one verdict.
 run_phase() {
@@ -152,7 +108,7 @@ run_phase() {
 		;;
 	esac
 	env "${env_args[@]}" PORT="$port" BIND=127.0.0.1 APP_ENV=production RESP_PORT=0 \
-		"$warmkv_bin" >"$log" 2>&1 &
+		"$warmkv_bin" >"$log" 2>&1 9>&- &
 	server_pid=$!
 
 	local rc

@@ -255,10 +255,14 @@ bench_lock() {
 
 # ---------------------------------------------------------------- CPU accounting
 
-# cpu_ticks PID: user+system clock ticks the process has used so far.
+# cpu_ticks PID: user+system clock ticks the process has used so far (0 once
+# it is gone).
 cpu_ticks() {
 	local stat
-	stat=$(<"/proc/$1/stat")
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || {
+		echo 0
+		return 0
+	}
 	stat=${stat##*) } # fields after "(comm) ", comm may contain spaces
 	# shellcheck disable=SC2086 # split on purpose
 	set -- $stat
@@ -411,14 +415,14 @@ parse_wrk() {
 # later) with its output in OUT, and parses that (parse_wrk). Also sets, for
 # cpu_shares and us_per_req: run_m0 and run_m1 (machine_ticks before and
 # after), srv_ticks and wrk_ticks (what server_pid and wrk used), and
-# extra_ticks (what $extra_pid used, when the script set it). Dies when wrk
-# fails or the server died.
+# extra_ticks (what the processes in $extra_pid used, when the script set
+# it). Dies when wrk fails or the server died.
 run_wrk() {
-	local out=$1 secs=$2 t0 c0 e0=0
+	local out=$1 secs=$2 t0 c0 e0=0 pid
 	shift 2
 	t0=$(cpu_ticks "$server_pid")
 	c0=$(children_ticks)
-	[[ -n ${extra_pid:-} ]] && e0=$(cpu_ticks "$extra_pid")
+	for pid in ${extra_pid:-}; do e0=$((e0 + $(cpu_ticks "$pid"))); done
 	run_m0=$(machine_ticks)
 	if ! timeout -k 5 $((${secs%.*} + 60)) wrk "$@" >"$out" 2>&1; then
 		cat "$out" >&2
@@ -428,8 +432,8 @@ run_wrk() {
 	kill -0 "$server_pid" 2>/dev/null || die "the server died during $out; see its log"
 	srv_ticks=$(($(cpu_ticks "$server_pid") - t0))
 	wrk_ticks=$(($(children_ticks) - c0))
-	extra_ticks=0
-	[[ -n ${extra_pid:-} ]] && extra_ticks=$(($(cpu_ticks "$extra_pid") - e0))
+	extra_ticks=$((-e0))
+	for pid in ${extra_pid:-}; do extra_ticks=$((extra_ticks + $(cpu_ticks "$pid"))); done
 	parse_wrk "$out"
 }
 
@@ -462,6 +466,15 @@ column_max() {
 # ratio A B: A / B with three decimals (0 when B is 0).
 ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b != 0 ? a / b : 0) }'
+}
+
+# run_ratios COL FILE_A FILE_B: "min-max" of the ratios A/B of column COL,
+# line by line (the files hold one line per run, in the same order): how
+# much one round's ratio moves.
+run_ratios() {
+	paste -d' ' "$2" "$3" | awk -v c="$1" -v w="$(awk 'NR == 1 { print NF }' "$2")" '
+		$(c + w) > 0 { r = $c / $(c + w); if (NR == 1 || r < lo) lo = r; if (NR == 1 || r > hi) hi = r }
+		END { printf "%.2f-%.2f", lo, hi }'
 }
 
 # at_least X TARGET, at_most X TARGET: PASS or FAIL.

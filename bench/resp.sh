@@ -3,11 +3,17 @@
 # redis-server), with the same redis-benchmark, as ratios of medians over
 # alternating runs; then memory per key of both.
 #
+# Three servers take turns: redis, warmkv, and noepoll, the same warmkv built
+# with -tags noepoll, which serves every connection with a goroutine instead
+# of the epoll event loops (resp/serve_epoll_linux.go). The ratio warmkv /
+# noepoll is what the event loops are worth.
+#
 # The box has 2 cores shared by redis-benchmark and the server, so single runs
-# are noisy: every run is a fresh server process, Redis and warmkv alternate
-# (the order flips every round to cancel drift), and only medians are compared.
+# are noisy: every run is a fresh server process, the servers alternate (the
+# order reverses every round to cancel drift), and only medians are compared.
 #
 # Environment (all optional):
+#   SERVERS="redis warmkv noepoll"  which servers take turns
 #   N=1000000          requests per test (redis-benchmark -n); lower it for a quick look
 #   RUNS=3             runs per server per pipeline depth
 #   PIPELINES="1 16"   redis-benchmark -P values
@@ -16,9 +22,13 @@
 #   DATA=100           redis-benchmark -d (value bytes)
 #   MEMORY_KEYS=100000 keys loaded for the memory comparison (0 skips it)
 #   WARMKV_BIN=path    use this binary instead of building the repo root
+#   NOEPOLL_BIN=path   use this binary instead of building it with -tags noepoll
 #   LOG_DIR=dir        keep every redis-benchmark output and server log there
 #   RETRY_NOISY=2      redo a run (at most this many times) when other processes
 #                      used more than NOISY_LIMIT=15% of a core during it
+#   WAIT_IDLE=0        before each run, wait up to this many seconds for other
+#                      processes to leave the CPUs idle (< 10% of a core)
+#   BENCH_LOCK=/tmp/warmkv-bench.lock  held while measuring (empty: none)
 # warmkv runs with RESP_PORT, PORT, BIND=127.0.0.1, APP_ENV=production and
 # MAX_MEMORY=1GiB (override MAX_MEMORY in the environment); Redis with
 # --save '' --appendonly no.
@@ -26,10 +36,11 @@
 # Exit status: 0 when every run ran (whatever the verdicts: this is a report),
 # 1 when something could not be built, started or measured.
 set -euo pipefail
-
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 
+SERVERS=${SERVERS:-redis warmkv noepoll}
 N=${N:-1000000}
 RUNS=${RUNS:-3}
 PIPELINES=${PIPELINES:-"1 16"}
@@ -39,95 +50,64 @@ DATA=${DATA:-100}
 MEMORY_KEYS=${MEMORY_KEYS:-100000}
 RETRY_NOISY=${RETRY_NOISY:-2}
 NOISY_LIMIT=${NOISY_LIMIT:-15}
+WAIT_IDLE=${WAIT_IDLE:-0}
 export MAX_MEMORY=${MAX_MEMORY:-1GiB}
 TARGET=1.0 # warmkv / Redis, for GET and SET at every pipeline depth
 
-die() {
-	echo "resp.sh: $*" >&2
-	exit 1
-}
-
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$here/lib.sh"
-
-for tool in redis-server redis-benchmark redis-cli; do
-	command -v $tool >/dev/null || die "$tool not found; install it with: apt-get install -y redis-tools redis-server"
+need redis-server redis-benchmark redis-cli go
+positive N RUNS CLIENTS KEYSPACE DATA
+non_negative MEMORY_KEYS RETRY_NOISY NOISY_LIMIT WAIT_IDLE
+read -r -a servers <<<"$SERVERS"
+for name in "${servers[@]}"; do
+	case $name in redis | warmkv | noepoll) ;; *) die "unknown server '$name' in SERVERS (want redis, warmkv, noepoll)" ;; esac
 done
-command -v go >/dev/null || die "go not found"
-for v in N RUNS CLIENTS KEYSPACE DATA; do
-	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
-done
-[[ $MEMORY_KEYS =~ ^[0-9]+$ && $RETRY_NOISY =~ ^[0-9]+$ && $NOISY_LIMIT =~ ^[0-9]+$ ]] ||
-	die "MEMORY_KEYS, RETRY_NOISY and NOISY_LIMIT must be non-negative integers"
+has() { [[ " $SERVERS " == *" $1 "* ]]; }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/warmkv-resp.XXXXXX")
-server_pid=
-server_port=
-
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-	stop_server
-	keep_logs
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+make_tmp resp
 echo "== building (into $tmp)"
 build_warmkv
-echo "   warmkv: $warmkv_bin"
-echo "   redis:  $(redis-server --version)"
-echo "   load:   $(redis-benchmark --version 2>/dev/null || echo redis-benchmark)"
+echo "   warmkv:  $warmkv_bin"
+if has noepoll; then
+	if [[ -n ${NOEPOLL_BIN:-} ]]; then
+		[[ -x $NOEPOLL_BIN ]] || die "NOEPOLL_BIN=$NOEPOLL_BIN is not an executable"
+		noepoll_bin=$NOEPOLL_BIN
+	else
+		(cd "$root" && go build -tags noepoll -o "$tmp/warmkv-noepoll" .) || die "go build -tags noepoll failed"
+		noepoll_bin=$tmp/warmkv-noepoll
+	fi
+	echo "   noepoll: $noepoll_bin"
+fi
+echo "   redis:   $(redis-server --version)"
+echo "   load:    $(redis-benchmark --version 2>/dev/null || echo redis-benchmark)"
 
-# start_server NAME LOG: starts a fresh Redis or warmkv on a free port (in
-# server_port) and waits until it answers PING.
-start_server() {
-	local name=$1 log=$2
-	for _ in 1 2 3; do
-		server_port=$(free_port)
-		if [[ $name == redis ]]; then
-			redis-server --port "$server_port" --bind 127.0.0.1 --save '' --appendonly no \
-				--dir "$tmp" --daemonize no >"$log" 2>&1 &
-		else
-			RESP_PORT=$server_port PORT=$(free_port) BIND=127.0.0.1 APP_ENV=production \
-				"$warmkv_bin" >"$log" 2>&1 &
-		fi
-		server_pid=$!
-		for _ in $(seq 100); do
-			if [[ $(redis-cli -p "$server_port" PING 2>/dev/null) == PONG ]]; then
-				return 0
-			fi
-			kill -0 "$server_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		stop_server
-		grep -qi 'address already in use' "$log" || break
-	done
-	echo "!!! $name did not answer PING on 127.0.0.1:$server_port; its log:" >&2
-	tail -n 20 "$log" >&2
-	die "could not start $name"
+# start NAME LOG: a fresh server of that name, answering PING.
+start() {
+	case $1 in
+	redis) start_redis "$1" "$2" ;;
+	warmkv | noepoll)
+		local bin=$warmkv_bin
+		[[ $1 == noepoll ]] && bin=$noepoll_bin
+		start_server "$1" "$2" wait_ping \
+			env RESP_PORT=%PORT% PORT=%PORT2% BIND=127.0.0.1 APP_ENV=production "$bin"
+		;;
+	esac
 }
 
-clk_tck=$(getconf CLK_TCK)
-ncpu=$(grep -c '^cpu[0-9]' /proc/stat)
-
-idle_busy=$(busy_percent 2)
-echo "== box: $ncpu CPUs; before starting, other processes use ${idle_busy}% of one core"
-if ((idle_busy > 10)); then
-	echo "!!! THE BOX IS NOT IDLE (${idle_busy}% of a core busy before any benchmark process started): expect noisy ratios"
-fi
-
+bench_lock
+report_box
 problems=()
 
 # measure P SERVER RUN ATTEMPT: a fresh server, one redis-benchmark of SET
 # then GET. Appends "set_rps get_rps srv_us_per_req others_cpu" to
 # $tmp/P.SERVER and sets measured=yes, or measured=no when other processes
 # disturbed the run and it should be redone.
+# shellcheck disable=SC2317 # called through until_quiet
 measure() {
 	local p=$1 name=$2 run=$3 attempt=$4 log out
 	log=$tmp/P$p-$name-$run.$attempt.server.log
 	out=$tmp/P$p-$name-$run.$attempt.benchmark.log
-	start_server "$name" "$log"
+	wait_idle
+	start "$name" "$log"
 
 	local t0 t1 m0 m1 c0 c1
 	t0=$(cpu_ticks "$server_pid")
@@ -160,34 +140,23 @@ measure() {
 		grep -iE 'error|err ' "$out" | head -3 >&2
 	fi
 
-	local srv_cpu bench_cpu other_cpu us_per_req
-	read -r srv_cpu bench_cpu other_cpu < <(awk -v s="$((t1 - t0))" -v w="$((c1 - c0))" -v m0="$m0" -v m1="$m1" -v n="$ncpu" 'BEGIN {
-		split(m0, x, " "); split(m1, y, " ")
-		busy = y[1] - x[1]; wall = (y[2] - x[2]) / n
-		if (wall <= 0) wall = 1
-		other = busy - s - w; if (other < 0) other = 0
-		printf "%.0f %.0f %.0f\n", s / wall * 100, w / wall * 100, other / wall * 100
-	}')
-	us_per_req=$(awk -v a="$t0" -v b="$t1" -v hz="$clk_tck" -v n="$((2 * N))" 'BEGIN { printf "%.2f", (b - a) / hz * 1e6 / n }')
-	if ((other_cpu > NOISY_LIMIT && attempt < RETRY_NOISY)); then
-		printf '%-4s %-7s %11.0f %11.0f %8s%% %8s%% %8s%% %10s   discarded: other processes were busy, redoing\n' \
-			"($run)" "$name" "$set_rps" "$get_rps" "$srv_cpu" "$bench_cpu" "$other_cpu" "$us_per_req"
-		measured=no
-		return 0
-	fi
-	measured=yes
-	echo "$set_rps $get_rps $us_per_req $other_cpu" >>"$tmp/P$p.$name"
-	printf '%-4s %-7s %11.0f %11.0f %8s%% %8s%% %8s%% %10s\n' "$run" "$name" "$set_rps" "$get_rps" "$srv_cpu" "$bench_cpu" "$other_cpu" "$us_per_req"
+	local srv_cpu bench_cpu other_cpu us
+	read -r srv_cpu bench_cpu other_cpu < <(cpu_shares "$m0" "$m1" "$((t1 - t0))" "$((c1 - c0))")
+	us=$(us_per_req "$((t1 - t0))" "$((2 * N))")
+	local row
+	row=$(printf '%-4s %-7s %11.0f %11.0f %8s%% %8s%% %8s%% %10s' "$run" "$name" "$set_rps" "$get_rps" "$srv_cpu" "$bench_cpu" "$other_cpu" "$us")
+	keep_run "$attempt" "$other_cpu" "$row" "$tmp/P$p.$name" "$set_rps" "$get_rps" "$us" "$other_cpu"
 }
 
-run_one() {
-	local attempt
-	for ((attempt = 0; ; attempt++)); do
-		measure "$@" "$attempt"
-		[[ $measured == yes ]] && break
-	done
+# compare A B TEST P: A's median ops/s over B's, and the range of the
+# ratios of the single rounds.
+compare() {
+	local a=$1 b=$2 test=$3 p=$4 col=1
+	[[ $test == GET ]] && col=2
+	echo "$(ratio "${med[$a.$test.$p]}" "${med[$b.$test.$p]}") (rounds $(run_ratios "$col" "$tmp/P$p.$a" "$tmp/P$p.$b"))"
 }
 
+declare -A med
 summary=()
 for p in $PIPELINES; do
 	[[ $p =~ ^[1-9][0-9]*$ ]] || die "PIPELINES must hold positive integers, got '$p'"
@@ -195,44 +164,62 @@ for p in $PIPELINES; do
 	echo "== redis-benchmark -t set,get -n $N -r $KEYSPACE -d $DATA -c $CLIENTS -P $p"
 	echo "   $RUNS fresh runs per server, alternating; ops/s per test, CPU in % of one core"
 	printf '%-4s %-7s %11s %11s %9s %9s %9s %10s\n' run server "SET ops/s" "GET ops/s" srv-cpu bench-cpu others "srv-us/req"
-	: >"$tmp/P$p.redis"
-	: >"$tmp/P$p.warmkv"
+	for name in "${servers[@]}"; do : >"$tmp/P$p.$name"; done
 	for ((run = 1; run <= RUNS; run++)); do
-		if ((run % 2)); then order=(redis warmkv); else order=(warmkv redis); fi
+		order=("${servers[@]}")
+		if ((run % 2 == 0)); then
+			for ((i = 0; i < ${#servers[@]}; i++)); do order[i]=${servers[${#servers[@]} - 1 - i]}; done
+		fi
 		for name in "${order[@]}"; do
-			run_one "$p" "$name" "$run"
+			until_quiet measure "$p" "$name" "$run"
 		done
 	done
-	# shellcheck disable=SC2046 # one number per line, split on purpose
-	{
-		r_set=$(median $(awk '{ print $1 }' "$tmp/P$p.redis"))
-		w_set=$(median $(awk '{ print $1 }' "$tmp/P$p.warmkv"))
-		r_get=$(median $(awk '{ print $2 }' "$tmp/P$p.redis"))
-		w_get=$(median $(awk '{ print $2 }' "$tmp/P$p.warmkv"))
-		r_us=$(median $(awk '{ print $3 }' "$tmp/P$p.redis"))
-		w_us=$(median $(awk '{ print $3 }' "$tmp/P$p.warmkv"))
-		others=$(awk '$4 > m { m = $4 } END { print m + 0 }' "$tmp/P$p.redis" "$tmp/P$p.warmkv")
-	}
+	for name in "${servers[@]}"; do
+		med[$name.SET.$p]=$(column 1 "$tmp/P$p.$name")
+		med[$name.GET.$p]=$(column 2 "$tmp/P$p.$name")
+		med[$name.us.$p]=$(column 3 "$tmp/P$p.$name")
+	done
+	others=$(column_max 4 "$tmp/P$p".*)
 	noisy=
 	if ((others > NOISY_LIMIT)); then
 		echo "   !!! other processes took up to ${others}% of a core during these runs: the ratios are unreliable"
 		noisy=" [NOISY: others took up to ${others}% of a core]"
 	fi
 	for test in SET GET; do
-		if [[ $test == SET ]]; then r=$r_set w=$w_set; else r=$r_get w=$w_get; fi
-		ratio=$(awk -v w="$w" -v r="$r" 'BEGIN { printf "%.3f", w / r }')
-		verdict=$(awk -v x="$ratio" -v t="$TARGET" 'BEGIN { print (x >= t ? "PASS" : "FAIL") }')
-		echo "   median $test ops/s: redis $(printf '%.0f' "$r"), warmkv $(printf '%.0f' "$w") -> ratio $ratio (target >= $TARGET) $verdict"
-		summary+=("$(printf '%-3s -P %-3s ops/s ratio warmkv/redis %s (>= %s) %s%s' "$test" "$p" "$ratio" "$TARGET" "$verdict" "$noisy")")
+		line="median $test ops/s:"
+		for name in "${servers[@]}"; do line+=" $name $(printf '%.0f' "${med[$name.$test.$p]}"),"; done
+		echo "   ${line%,}"
+		if has redis && has warmkv; then
+			r=$(compare warmkv redis "$test" "$p")
+			verdict=$(at_least "${r%% *}" "$TARGET")
+			echo "     warmkv / redis $r (target >= $TARGET) $verdict"
+			summary+=("$(printf '%-3s -P %-3s ops/s warmkv/redis %s (>= %s) %s%s' "$test" "$p" "$r" "$TARGET" "$verdict" "$noisy")")
+		fi
+		if has noepoll && has redis; then
+			r=$(compare noepoll redis "$test" "$p")
+			echo "     noepoll / redis $r"
+			summary+=("$(printf '%-3s -P %-3s ops/s noepoll/redis %s%s' "$test" "$p" "$r" "$noisy")")
+		fi
+		if has warmkv && has noepoll; then
+			r=$(compare warmkv noepoll "$test" "$p")
+			echo "     warmkv / noepoll (event loops / goroutines) $r"
+			summary+=("$(printf '%-3s -P %-3s ops/s event loops/goroutines (warmkv/noepoll) %s%s' "$test" "$p" "$r" "$noisy")")
+		fi
 	done
-	echo "   median server CPU per request: redis ${r_us}us, warmkv ${w_us}us -> ratio $(awk -v w="$w_us" -v r="$r_us" 'BEGIN { printf "%.3f", w / r }') (diagnostic, lower is better)"
+	line="median server CPU per request:"
+	for name in "${servers[@]}"; do line+=" $name ${med[$name.us.$p]}us,"; done
+	echo "   ${line%,} (diagnostic, lower is better)"
+	if has warmkv && has noepoll; then
+		r="$(ratio "${med[noepoll.us.$p]}" "${med[warmkv.us.$p]}") (rounds $(run_ratios 3 "$tmp/P$p.noepoll" "$tmp/P$p.warmkv"))"
+		echo "     CPU per request without / with event loops (noepoll / warmkv) $r"
+		summary+=("$(printf 'CPU/req -P %-3s goroutines/event loops (noepoll/warmkv) %s%s' "$p" "$r" "$noisy")")
+	fi
 done
 
 # Memory per key: load MEMORY_KEYS keys of 16 bytes ("key:%012d", as
 # redis-benchmark names them) with DATA-byte values into a fresh server, with
 # redis-cli --pipe, and compare what each server says it uses, and its RSS,
-# before and after.
-rss_bytes() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
+# before and after. noepoll holds keys as warmkv does: it is left out.
 used_memory() { redis-cli -p "$1" INFO memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
 
 if ((MEMORY_KEYS > 0)); then
@@ -245,7 +232,7 @@ if ((MEMORY_KEYS > 0)); then
 	printf '%-7s %10s %16s %14s %16s %14s %12s\n' server keys "used_memory" "used/key" "used delta/key" "RSS delta" "RSS/key"
 	declare -A mem_line
 	for name in redis warmkv; do
-		start_server "$name" "$tmp/memory-$name.log"
+		start "$name" "$tmp/memory-$name.log"
 		sleep 0.5
 		used0=$(used_memory "$server_port")
 		rss0=$(rss_bytes "$server_pid")
@@ -273,10 +260,9 @@ fi
 
 echo
 echo "== summary"
-for line in "${summary[@]}"; do
-	echo "   $line"
-done
+printf '   %s\n' "${summary[@]}"
 if ((${#problems[@]} > 0)); then
 	echo "!!! problems:"
 	printf '    %s\n' "${problems[@]}"
 fi
+exit 0

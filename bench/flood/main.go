@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"strconv"
@@ -22,9 +23,9 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-)
 
-const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	"github.com/warmkv/warmkv/bench/internal/keyspace"
+)
 
 type config struct {
 	baseURL   string
@@ -167,11 +168,10 @@ func verify(client *fasthttp.HostClient, cfg config) {
 	newest := make([]int64, 0, k)
 	oldest := make([]int64, 0, k)
 	random := make([]int64, 0, k)
-	seed := uint64(time.Now().UnixNano())
 	for j := int64(0); j < k; j++ {
 		newest = append(newest, cfg.n-1-j)
 		oldest = append(oldest, j)
-		random = append(random, int64(splitmix64(&seed)%uint64(cfg.n)))
+		random = append(random, rand.Int64N(cfg.n))
 	}
 	for _, sample := range []struct {
 		name    string
@@ -227,33 +227,10 @@ func get(client *fasthttp.HostClient, cfg config, i int64) (present, correct boo
 // makes keys distinct), then pseudo-random characters up to n.
 func appendKey(b []byte, i int64, n int) []byte {
 	b = fmt.Appendf(b, "%020d", i)
-	return appendRandom(b, uint64(i)^0x6b65795f6b65795f, n-20)
+	return keyspace.AppendRandom(b, uint64(i)^0x6b65795f6b65795f, n-20)
 }
 
 // appendValue appends entry i's n-char value.
 func appendValue(b []byte, i int64, n int) []byte {
-	return appendRandom(b, uint64(i)^0x76616c75655f5f5f, n)
-}
-
-// appendRandom appends n characters of the JSON- and URL-safe alphabet drawn
-// from a splitmix64 stream seeded with seed: 6 bits per character.
-func appendRandom(b []byte, seed uint64, n int) []byte {
-	x := seed
-	for n > 0 {
-		r := splitmix64(&x)
-		for j := 0; j < 10 && n > 0; j++ {
-			b = append(b, alphabet[r&63])
-			r >>= 6
-			n--
-		}
-	}
-	return b
-}
-
-func splitmix64(x *uint64) uint64 {
-	*x += 0x9e3779b97f4a7c15
-	z := *x
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
+	return keyspace.AppendRandom(b, uint64(i)^0x76616c75655f5f5f, n)
 }

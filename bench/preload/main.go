@@ -1,12 +1,11 @@
 // Command preload fills a warmkv-compatible server with the fixed key set the
 // wrk scripts read, so GET and mix runs only ever ask for keys that exist.
 //
-// Key i (0 <= i < -keys) is "k" followed by i zero-padded to -key-len chars,
-// the same formula as bench/wrk/common.lua; change both together.
+// Key i (0 <= i < -keys) and its value are those of package keyspace, which
+// bench/wrk/kv.lua and bench/sharedload read back.
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/warmkv/warmkv/bench/internal/keyspace"
 )
 
 func main() {
@@ -62,7 +63,7 @@ func main() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var body bytes.Buffer
+			var body []byte
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			req.SetRequestURI(*baseURL + "/put")
 			req.Header.SetMethod(fasthttp.MethodPost)
@@ -72,11 +73,12 @@ func main() {
 				if i >= int64(*keys) || failed.Load() > 0 {
 					return
 				}
-				body.Reset()
-				fmt.Fprintf(&body, `{"key":"k%0*d","value":"`, *keyLen-1, i)
-				appendValue(&body, uint64(i), *valueLen)
-				body.WriteString(`"}`)
-				req.SetBodyRaw(body.Bytes())
+				body = append(body[:0], `{"key":"`...)
+				body = append(body, keyspace.Key(int(i), *keyLen)...)
+				body = append(body, `","value":"`...)
+				body = keyspace.AppendValue(body, uint64(i), *valueLen)
+				body = append(body, `"}`...)
+				req.SetBodyRaw(body)
 				if err := put(client, req, resp); err != nil {
 					failed.Add(1)
 					firstErr.Do(func() { fmt.Fprintf(os.Stderr, "preload: key %d: %v\n", i, err) })
@@ -119,28 +121,4 @@ func put(client *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Resp
 		return errors.New(fmt.Sprintf("status %d: %.200s", resp.StatusCode(), resp.Body()))
 	}
 	return nil
-}
-
-// appendValue writes n pseudo-random alphanumeric characters derived from
-// seed: values differ per key (so a compressing or deduplicating store gains
-// nothing) and need no JSON escaping.
-func appendValue(b *bytes.Buffer, seed uint64, n int) {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	x := seed
-	for n > 0 {
-		r := splitmix64(&x)
-		for j := 0; j < 10 && n > 0; j++ {
-			b.WriteByte(alphabet[r&63])
-			r >>= 6
-			n--
-		}
-	}
-}
-
-func splitmix64(x *uint64) uint64 {
-	*x += 0x9e3779b97f4a7c15
-	z := *x
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -194,6 +195,15 @@ func TestTLS(t *testing.T) {
 	// open parses tlsURL and, if trusted, adds the test CA to the TLS
 	// config the URL produced. Without it, verification against the system
 	// roots must fail: this proves the scheme turned on a verifying TLS.
+	trust := func(cfg *tls.Config, trusted bool) error {
+		if cfg == nil {
+			return errors.New("rediss:// gave no TLS config")
+		}
+		if trusted {
+			cfg.RootCAs = roots
+		}
+		return nil
+	}
 	for _, tc := range []struct {
 		name string
 		open func(trusted bool) (*kvClient, error)
@@ -203,11 +213,8 @@ func TestTLS(t *testing.T) {
 			if err != nil {
 				return nil, err
 			}
-			if opt.TLSConfig == nil {
-				return nil, errors.New("rediss:// gave no TLS config")
-			}
-			if trusted {
-				opt.TLSConfig.RootCAs = roots
+			if err := trust(opt.TLSConfig, trusted); err != nil {
+				return nil, err
 			}
 			opt.DisableCache = true
 			c, err := rueidis.NewClient(opt)
@@ -221,11 +228,8 @@ func TestTLS(t *testing.T) {
 			if err != nil {
 				return nil, err
 			}
-			if opt.TLSConfig == nil {
-				return nil, errors.New("rediss:// gave no TLS config")
-			}
-			if trusted {
-				opt.TLSConfig.RootCAs = roots
+			if err := trust(opt.TLSConfig, trusted); err != nil {
+				return nil, err
 			}
 			return goredisKV(goredis.NewClient(opt)), nil
 		}},

@@ -11,10 +11,10 @@
 //	coherence   how long after one instance acknowledges a write or delete
 //	            another instance still answers the old value
 //
-// Keys and values are those of bench/preload (key i is "k" and i zero-padded
-// to -key-len chars; its value is -value-len pseudo-random characters seeded
-// by i), so a server preloaded over HTTP and one reading keys loaded here into
-// Redis answer the same bytes.
+// Keys and values are those of bench/preload (package keyspace: key i is "k"
+// and i zero-padded to -key-len chars; its value is -value-len pseudo-random
+// characters seeded by i), so a server preloaded over HTTP and one reading
+// keys loaded here into Redis answer the same bytes.
 //
 // Every subcommand prints a final line starting with "result" whose
 // name=value fields bench/shared.sh parses; the exit status is 1 when a
@@ -24,11 +24,13 @@ package main
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -62,30 +64,34 @@ type usageError string
 
 func (e usageError) Error() string { return string(e) }
 
-// keyOf is preloaded key i, as bench/preload and bench/wrk/kv.lua spell it.
-func keyOf(i, keyLen int) string { return fmt.Sprintf("k%0*d", keyLen-1, i) }
+// keySet is what the subcommands that read or write bench/preload's keys
+// are told about them: keys 0..keys-1 of package keyspace.
+type keySet struct{ keys, keyLen, valueLen int }
 
-// valueOf is preloaded key i's value, as bench/preload writes it.
-func valueOf(i uint64, n int) []byte {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	b := make([]byte, 0, n)
-	x := i
-	for len(b) < n {
-		r := splitmix64(&x)
-		for j := 0; j < 10 && len(b) < n; j++ {
-			b = append(b, alphabet[r&63])
-			r >>= 6
-		}
-	}
-	return b
+// register adds -keys (default n, described by usage), -key-len and
+// -value-len to fs.
+func (k *keySet) register(fs *flag.FlagSet, n int, usage string) {
+	fs.IntVar(&k.keys, "keys", n, usage)
+	fs.IntVar(&k.keyLen, "key-len", 20, "key length (>= 8, as bench/preload)")
+	fs.IntVar(&k.valueLen, "value-len", 100, "value length")
 }
 
-func splitmix64(x *uint64) uint64 {
-	*x += 0x9e3779b97f4a7c15
-	z := *x
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
+// check refuses a key set bench/preload cannot have written, or fewer than
+// minKeys keys.
+func (k keySet) check(minKeys int) error {
+	if k.keys < minKeys || k.keyLen < 8 || k.valueLen < 0 {
+		return usageError(fmt.Sprintf("need -keys >= %d, -key-len >= 8, -value-len >= 0", minKeys))
+	}
+	return nil
+}
+
+// firstProblem returns a function that prints only the first problem it is
+// told about: thousands more would say nothing new.
+func firstProblem() func(format string, a ...any) {
+	var first sync.Once
+	return func(format string, a ...any) {
+		first.Do(func() { fmt.Printf("first problem: "+format+"\n", a...) })
+	}
 }
 
 // getBody is warmkv's answer to GET /get for a key it has: the keys and

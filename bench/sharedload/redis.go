@@ -7,6 +7,8 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/warmkv/warmkv/bench/internal/keyspace"
 )
 
 // loadRedis writes keys 0..-keys-1 (with the prefix warmkv puts in front)
@@ -18,15 +20,17 @@ func loadRedis(args []string) error {
 	fs := flag.NewFlagSet("load-redis", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:6379", "Redis host:port")
 	prefix := fs.String("prefix", "warmkv:", "warmkv's REDIS_PREFIX")
-	keys := fs.Int("keys", 1000000, "number of keys")
-	keyLen := fs.Int("key-len", 20, "key length (>= 8, as bench/preload)")
-	valueLen := fs.Int("value-len", 100, "value length")
+	var ks keySet
+	ks.register(fs, 1000000, "number of keys")
 	batch := fs.Int("batch", 1000, "SETs per round trip")
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
-	if *keys < 0 || *keyLen < 8 || *valueLen < 0 || *batch < 1 {
-		return usageError("need -keys >= 0, -key-len >= 8, -value-len >= 0, -batch >= 1")
+	if err := ks.check(0); err != nil {
+		return err
+	}
+	if *batch < 1 {
+		return usageError("need -batch >= 1")
 	}
 	start := time.Now()
 	conn, err := net.DialTimeout("tcp", *addr, 5*time.Second)
@@ -36,13 +40,13 @@ func loadRedis(args []string) error {
 	defer conn.Close()
 	w := bufio.NewWriterSize(conn, 256<<10)
 	r := bufio.NewReader(conn)
-	for first := 0; first < *keys; first += *batch {
-		n := min(*batch, *keys-first)
+	for first := 0; first < ks.keys; first += *batch {
+		n := min(*batch, ks.keys-first)
 		if err := conn.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
 			return err
 		}
 		for i := first; i < first+n; i++ {
-			writeCommand(w, "SET", *prefix+keyOf(i, *keyLen), string(valueOf(uint64(i), *valueLen)))
+			writeCommand(w, "SET", *prefix+keyspace.Key(i, ks.keyLen), string(keyspace.AppendValue(nil, uint64(i), ks.valueLen)))
 		}
 		if err := w.Flush(); err != nil {
 			return err
@@ -58,7 +62,7 @@ func loadRedis(args []string) error {
 		}
 	}
 	elapsed := time.Since(start)
-	fmt.Printf("result keys=%d seconds=%.2f\n", *keys, elapsed.Seconds())
+	fmt.Printf("result keys=%d seconds=%.2f\n", ks.keys, elapsed.Seconds())
 	return nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/warmkv/warmkv/bench/internal/keyspace"
 )
 
 // warm GETs every key once, so that each has a local copy before a run that
@@ -16,15 +18,17 @@ import (
 func warm(args []string) error {
 	fs := flag.NewFlagSet("warm", flag.ContinueOnError)
 	base := fs.String("url", "http://127.0.0.1:7171", "server base URL")
-	keys := fs.Int("keys", 100000, "keys 0..keys-1 to read")
-	keyLen := fs.Int("key-len", 20, "key length")
-	valueLen := fs.Int("value-len", 100, "value length")
+	var ks keySet
+	ks.register(fs, 100000, "keys 0..keys-1 to read")
 	conns := fs.Int("c", 16, "concurrent connections")
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
-	if *keys < 0 || *keyLen < 8 || *valueLen < 0 || *conns < 1 {
-		return usageError("need -keys >= 0, -key-len >= 8, -value-len >= 0, -c >= 1")
+	if err := ks.check(0); err != nil {
+		return err
+	}
+	if *conns < 1 {
+		return usageError("need -c >= 1")
 	}
 	c, err := newClient(*base, *conns)
 	if err != nil {
@@ -36,10 +40,7 @@ func warm(args []string) error {
 	}
 	start := time.Now()
 	var next, wrong, failed atomic.Int64
-	var first sync.Once
-	report := func(format string, a ...any) {
-		first.Do(func() { fmt.Printf("first problem: "+format+"\n", a...) })
-	}
+	report := firstProblem()
 	var wg sync.WaitGroup
 	for range *conns {
 		wg.Go(func() {
@@ -48,17 +49,17 @@ func warm(args []string) error {
 			defer fasthttp.ReleaseResponse(resp)
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= *keys {
+				if i >= ks.keys {
 					return
 				}
-				key := keyOf(i, *keyLen)
+				key := keyspace.Key(i, ks.keyLen)
 				req.SetRequestURI(*base + "/get?key=" + key)
 				if err := c.DoTimeout(req, resp, 10*time.Second); err != nil {
 					failed.Add(1)
 					report("GET %s: %v", key, err)
 					continue
 				}
-				if want := getBody(key, valueOf(uint64(i), *valueLen)); resp.StatusCode() != fasthttp.StatusOK || !bytes.Equal(resp.Body(), want) {
+				if want := getBody(key, keyspace.AppendValue(nil, uint64(i), ks.valueLen)); resp.StatusCode() != fasthttp.StatusOK || !bytes.Equal(resp.Body(), want) {
 					wrong.Add(1)
 					report("GET %s: %d %.200s, want 200 %.200s", key, resp.StatusCode(), resp.Body(), want)
 				}
@@ -73,7 +74,7 @@ func warm(args []string) error {
 	}
 	d := after.Shared.sub(*before.Shared)
 	fmt.Printf("result keys=%d seconds=%.2f wrong=%d failed=%d localKeys=%d %s\n",
-		*keys, elapsed.Seconds(), wrong.Load(), failed.Load(), after.KeyCount, d.fields())
+		ks.keys, elapsed.Seconds(), wrong.Load(), failed.Load(), after.KeyCount, d.fields())
 	if wrong.Load() > 0 || failed.Load() > 0 {
 		return fmt.Errorf("%d wrong answers, %d failed requests", wrong.Load(), failed.Load())
 	}

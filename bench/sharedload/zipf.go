@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/warmkv/warmkv/bench/internal/keyspace"
 )
 
 // zipf reads keys chosen by a Zipf distribution (key 0 the most popular) from
@@ -21,18 +23,20 @@ import (
 func zipf(args []string) error {
 	fs := flag.NewFlagSet("zipf", flag.ContinueOnError)
 	base := fs.String("url", "http://127.0.0.1:7171", "server base URL")
-	keys := fs.Int("keys", 1000000, "key space: keys 0..keys-1, all present in the shared tier")
+	var ks keySet
+	ks.register(fs, 1000000, "key space: keys 0..keys-1, all present in the shared tier")
 	s := fs.Float64("s", 1.1, "Zipf exponent (> 1): P(key k) is proportional to (k+1)^-s")
-	keyLen := fs.Int("key-len", 20, "key length")
-	valueLen := fs.Int("value-len", 100, "value length")
 	conns := fs.Int("c", 64, "concurrent connections")
 	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured load first, so that the local cache is not measured cold")
 	duration := fs.Duration("d", 10*time.Second, "measured load")
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
-	if *keys < 1 || *s <= 1 || *keyLen < 8 || *valueLen < 0 || *conns < 1 || *duration <= 0 || *warmup < 0 {
-		return usageError("need -keys >= 1, -s > 1, -key-len >= 8, -value-len >= 0, -c >= 1, -d > 0, -warmup >= 0")
+	if err := ks.check(1); err != nil {
+		return err
+	}
+	if *s <= 1 || *conns < 1 || *duration <= 0 || *warmup < 0 {
+		return usageError("need -s > 1, -c >= 1, -d > 0, -warmup >= 0")
 	}
 	c, err := newClient(*base, *conns)
 	if err != nil {
@@ -46,28 +50,25 @@ func zipf(args []string) error {
 
 	var measuring, stop atomic.Bool
 	var wrong, failed atomic.Int64
-	var first sync.Once
-	report := func(format string, a ...any) {
-		first.Do(func() { fmt.Printf("first problem: "+format+"\n", a...) })
-	}
+	report := firstProblem()
 	latencies := make([][]time.Duration, *conns)
 	// seen has a bit per key, set when the key is first requested: reads of
 	// keys never read before are misses no local cache could avoid, which
 	// tells them apart from the refreshes LOCAL_TTL causes.
-	seen := make([]atomic.Uint64, (*keys+63)/64)
+	seen := make([]atomic.Uint64, (ks.keys+63)/64)
 	var firstReads atomic.Int64
 	var wg sync.WaitGroup
 	for w := range *conns {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(w)))
-			pick := rand.NewZipf(r, *s, 1, uint64(*keys-1))
+			pick := rand.NewZipf(r, *s, 1, uint64(ks.keys-1))
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
 			own := make([]time.Duration, 0, 1<<16)
 			for !stop.Load() {
 				i := pick.Uint64()
-				key := keyOf(int(i), *keyLen)
+				key := keyspace.Key(int(i), ks.keyLen)
 				req.SetRequestURI(*base + "/get?key=" + key)
 				t0 := time.Now()
 				err := c.DoTimeout(req, resp, 10*time.Second)
@@ -77,7 +78,7 @@ func zipf(args []string) error {
 					report("GET %s: %v", key, err)
 					continue
 				}
-				if want := getBody(key, valueOf(i, *valueLen)); resp.StatusCode() != fasthttp.StatusOK || !bytes.Equal(resp.Body(), want) {
+				if want := getBody(key, keyspace.AppendValue(nil, i, ks.valueLen)); resp.StatusCode() != fasthttp.StatusOK || !bytes.Equal(resp.Body(), want) {
 					wrong.Add(1)
 					report("GET %s: %d %.200s, want 200 %.200s", key, resp.StatusCode(), resp.Body(), want)
 				}
@@ -128,7 +129,7 @@ func zipf(args []string) error {
 	}
 	fmt.Printf("result rps=%.0f p50ms=%s p99ms=%s requests=%d hitRatio=%.4f idealRatio=%.4f firstReads=%d distinctKeys=%d localKeys=%d maxSize=%d wrong=%d failed=%d %s\n",
 		float64(len(all))/elapsed.Seconds(), ms(percentile(all, 50)), ms(percentile(all, 99)), len(all),
-		d.localRatio(), idealHitRatio(*keys, after.MaxSize, *s), firstReads.Load(), distinct,
+		d.localRatio(), idealHitRatio(ks.keys, after.MaxSize, *s), firstReads.Load(), distinct,
 		after.KeyCount, after.MaxSize, wrong.Load(), failed.Load(), d.fields())
 	if wrong.Load() > 0 || failed.Load() > 0 {
 		return fmt.Errorf("%d wrong answers, %d failed requests", wrong.Load(), failed.Load())

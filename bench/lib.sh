@@ -418,11 +418,12 @@ parse_wrk() {
 # extra_ticks (what the processes in $extra_pid used, when the script set
 # it). Dies when wrk fails or the server died.
 run_wrk() {
-	local out=$1 secs=$2 t0 c0 e0=0 pid
+	local out=$1 secs=$2 t0 c0 pid e1
+	local -A e0=()
 	shift 2
 	t0=$(cpu_ticks "$server_pid")
 	c0=$(children_ticks)
-	for pid in ${extra_pid:-}; do e0=$((e0 + $(cpu_ticks "$pid"))); done
+	for pid in ${extra_pid:-}; do e0[$pid]=$(cpu_ticks "$pid"); done
 	run_m0=$(machine_ticks)
 	if ! timeout -k 5 $((${secs%.*} + 60)) wrk "$@" >"$out" 2>&1; then
 		cat "$out" >&2
@@ -432,8 +433,12 @@ run_wrk() {
 	kill -0 "$server_pid" 2>/dev/null || die "the server died during $out; see its log"
 	srv_ticks=$(($(cpu_ticks "$server_pid") - t0))
 	wrk_ticks=$(($(children_ticks) - c0))
-	extra_ticks=$((-e0))
-	for pid in ${extra_pid:-}; do extra_ticks=$((extra_ticks + $(cpu_ticks "$pid"))); done
+	extra_ticks=0
+	for pid in ${extra_pid:-}; do
+		# One that exited meanwhile reads 0: its share is unknown, not negative.
+		e1=$(cpu_ticks "$pid")
+		((e1 == 0)) || extra_ticks=$((extra_ticks + e1 - e0[$pid]))
+	done
 	parse_wrk "$out"
 }
 

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # slow.sh — normal clients against warmkv while slow and hostile clients hold
-# connections: 1,000 that trickle request headers byte by byte (slowloris) and
-# 1,000 that trickle a request body, plus Redis-protocol clients that trickle a
-# command. The normal clients must keep their speed; the attackers must be cut
-# off by the timeouts; oversized requests must be refused at once.
+# connections: 1,000 that trickle request headers (slowloris) and 1,000 that
+# trickle a request body, both from slowhttptest (the Debian package), plus
+# Redis-protocol clients that trickle a command (bench/slowresp: no packaged
+# tool does that). The normal clients must keep their speed; the attackers
+# must be cut off by the timeouts; oversized requests must be refused at once.
 #
 # One server process serves every phase, so that quiet and attacked runs differ
 # only by the attack:
 #   1. normal clients: ROUNDS rounds of two wrk GET runs (bench/wrk/kv.lua on
-#      preloaded keys), one quiet and one while bench/slowloris holds its
-#      connections (every one the server cuts off is reopened at once); the
-#      order flips each round, and medians are compared;
+#      preloaded keys), one quiet and one under attack; the order flips each
+#      round, and medians are compared. An attacked run starts the attackers,
+#      waits until they hold their connections (slowhttptest opens N / timeout
+#      connections a second, so N are open once the first are cut; slowresp
+#      reopens each one cut at once), runs wrk, and lets them stop;
 #   2. oversized: a header block, a declared body and a query string over the
 #      limits, each on a fresh connection.
 #
@@ -27,7 +30,9 @@
 #   SLOW_HEADERS=1000       header-trickling connections
 #   SLOW_BODIES=1000        body-trickling connections
 #   SLOW_RESP=200           Redis-protocol connections trickling a command (0: none)
-#   INTERVAL=1s             time between two trickled bytes on one connection
+#   INTERVAL=1s             time between two trickles on one connection (whole
+#                           seconds: slowhttptest -i; it sends a header line or
+#                           a few body bytes each time, slowresp one byte)
 #   READ_HEADER_TIMEOUT=5s READ_TIMEOUT=10s
 #                           the server's timeouts (its defaults), passed to it
 #   ROUNDS=3                rounds of a quiet and an attacked run
@@ -75,21 +80,25 @@ P99_TARGET=${P99_TARGET:-2}
 KEY_LEN=20
 VALUE_LEN=100
 
-need wrk go curl
+need wrk go curl slowhttptest
 non_negative SLOW_HEADERS SLOW_BODIES SLOW_RESP KEYS THREADS CONNS RETRY_NOISY NOISY_LIMIT WAIT_IDLE
 positive ROUNDS
 duration_s=$(whole_seconds DURATION)
 header_to=$(seconds "$READ_HEADER_TIMEOUT") || die "READ_HEADER_TIMEOUT must be like 5s or 500ms (one unit), got '$READ_HEADER_TIMEOUT'"
 read_to=$(seconds "$READ_TIMEOUT") || die "READ_TIMEOUT must be like 10s or 500ms (one unit), got '$READ_TIMEOUT'"
-seconds "$INTERVAL" >/dev/null || die "INTERVAL must be like 1s or 500ms, got '$INTERVAL'"
+interval_s=$(seconds "$INTERVAL") || die "INTERVAL must be like 1s or 2s, got '$INTERVAL'"
+[[ $interval_s =~ ^[1-9][0-9]*$ ]] || die "INTERVAL must be whole seconds (slowhttptest -i), got '$INTERVAL'"
 
-attack_pid=
+attack_pids=()
 # shellcheck disable=SC2317 # invoked on exit
-cleanup_hook() { stop_pid "$attack_pid"; }
+cleanup_hook() {
+	local pid
+	for pid in "${attack_pids[@]}"; do stop_pid "$pid"; done
+}
 make_tmp slow
 echo "== building (into $tmp)"
 build_warmkv
-build_tools preload slowloris
+build_tools preload slowresp
 
 bench_lock
 # One server serves every phase: quiet and attacked runs differ only by the attack.
@@ -107,7 +116,6 @@ echo "== warmkv on $base (Redis protocol on $resp_port): READ_HEADER_TIMEOUT=$RE
 # shellcheck disable=SC2317 # called through until_quiet
 normal_run() {
 	local phase=$1 round=$2 attempt=$3 out=$tmp/wrk-$1-$2.$3.log
-	extra_pid=$attack_pid
 	wrk_from=$(date +%s.%N)
 	run_wrk "$out" "$duration_s" -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
 		-s "$here/wrk/kv.lua" "$base" -- mode=get keys="$KEYS" keylen="$KEY_LEN"
@@ -122,38 +130,88 @@ normal_run() {
 	keep_run "$attempt" "$other" "$row" "$tmp/$phase" "$wrk_rps" "$wrk_p99" "$wrk_errors" "$us" "$other"
 }
 
-# start_attack ROUND: starts bench/slowloris and waits until all its
-# connections are open.
+# per_second N T: the slowhttptest -r that keeps N connections open when
+# each is cut after T seconds: N / T, and 10% more, because slowhttptest
+# opens about 10% fewer a second than it is told (180 for -r 200 here).
+# shellcheck disable=SC2317 # called through until_quiet
+per_second() { awk -v n="$1" -v t="$2" 'BEGIN { r = 1.1 * n / t; printf "%d", (r == int(r) ? r : int(r) + 1) }'; }
+
+# start_attack TAG: starts the attackers and returns once they hold their
+# connections. slowhttptest opens its connections at a rate, N / timeout a
+# second, so that N are open once the first are cut; it runs for
+# attack_seconds (the longer timeout and a second to ramp up, one wrk run,
+# 5 s to spare) and stops by itself: it does not survive a signal cleanly.
+# bench/slowresp opens its connections at once and reopens each one cut.
+# shellcheck disable=SC2317 # called through until_quiet
 start_attack() {
-	local round=$1 i
-	local -a resp_args=()
-	((SLOW_RESP > 0)) && resp_args=(-resp "127.0.0.1:$resp_port" -resp-conns "$SLOW_RESP")
-	attack_out=$tmp/slowloris-$round.log
-	attack_timeline=$tmp/slowloris-timeline-$round.log
-	: >"$attack_out"
-	"$tmp/slowloris" -http "127.0.0.1:$port" -headers "$SLOW_HEADERS" -bodies "$SLOW_BODIES" "${resp_args[@]}" \
-		-interval "$INTERVAL" -duration "$((duration_s * (RETRY_NOISY + 1) + 120))s" >"$attack_out" 2>"$attack_timeline" 9>&- &
-	attack_pid=$!
-	for ((i = 0; i < 600; i++)); do
-		grep -q '^ready' "$attack_out" && break
-		kill -0 "$attack_pid" 2>/dev/null || die "slowloris stopped: $(cat "$attack_out" "$attack_timeline")"
-		sleep 0.1
-	done
-	grep -q '^ready' "$attack_out" || die "slowloris did not open its connections within 60s"
-	attack_started=$(date +%s.%N)
+	local tag=$1 ramp i
+	ramp=$(awk -v h="$header_to" -v r="$read_to" 'BEGIN { m = (h > r ? h : r); printf "%d", (m == int(m) ? m : int(m) + 1) + 1 }')
+	attack_seconds=$((ramp + duration_s + 5))
+	attack_pids=()
+	attack_logs=()
+	if ((SLOW_HEADERS > 0)); then
+		local rate
+		rate=$(per_second "$SLOW_HEADERS" "$header_to")
+		slowhttptest -H -c $((rate * attack_seconds)) -r "$rate" -i "$interval_s" -l "$attack_seconds" -p 3 \
+			-u "$base/get?key=slowloris" -v 4 >"$tmp/attack-headers-$tag.log" 2>&1 9>&- &
+		attack_pids+=($!)
+		attack_logs+=("headers $tmp/attack-headers-$tag.log")
+	fi
+	if ((SLOW_BODIES > 0)); then
+		local rate
+		rate=$(per_second "$SLOW_BODIES" "$read_to")
+		slowhttptest -B -c $((rate * attack_seconds)) -r "$rate" -i "$interval_s" -l "$attack_seconds" -p 3 \
+			-s 8000 -t POST -f application/json -u "$base/put" -v 4 >"$tmp/attack-bodies-$tag.log" 2>&1 9>&- &
+		attack_pids+=($!)
+		attack_logs+=("bodies $tmp/attack-bodies-$tag.log")
+	fi
+	resp_pid=
+	if ((SLOW_RESP > 0)); then
+		resp_out=$tmp/attack-resp-$tag.log
+		resp_timeline=$tmp/attack-resp-timeline-$tag.log
+		: >"$resp_out"
+		"$tmp/slowresp" -addr "127.0.0.1:$resp_port" -conns "$SLOW_RESP" -interval "$INTERVAL" \
+			-duration "$((attack_seconds + 60))s" >"$resp_out" 2>"$resp_timeline" 9>&- &
+		resp_pid=$!
+		attack_pids+=("$resp_pid")
+		for ((i = 0; i < 600; i++)); do
+			grep -q '^ready' "$resp_out" && break
+			kill -0 "$resp_pid" 2>/dev/null || die "slowresp stopped: $(cat "$resp_out" "$resp_timeline")"
+			sleep 0.1
+		done
+		grep -q '^ready' "$resp_out" || die "slowresp did not open its connections within 60s"
+	fi
+	extra_pid="${attack_pids[*]}"
+	sleep "$ramp"
 }
 
-# stop_attack: once every attacker of the first wave has passed its timeout
-# (with a margin), so that each kind has been cut off at least once, stops
-# bench/slowloris and keeps its report.
+# stop_attack: waits for slowhttptest to stop by itself, stops
+# bench/slowresp, and keeps every attacker's report ($tmp/attack-results)
+# and how many of them were connected during the last wrk run.
+# shellcheck disable=SC2317 # called through until_quiet
 stop_attack() {
-	local elapsed wait
-	elapsed=$(awk -v a="$attack_started" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
-	wait=$(awk -v h="$header_to" -v r="$read_to" -v e="$elapsed" 'BEGIN { w = (h > r ? h : r) + 2 - e; print (w > 0 ? w : 0) }')
-	sleep "$wait"
-	# How many attackers were connected during the last wrk run (quarter-second
-	# samples): on average, and at the worst moment (just after a wave of
-	# them was cut off, before they reconnected).
+	local pid deadline=$((SECONDS + attack_seconds + 30)) kind_log kind log timeline=$tmp/attack-timeline.log
+	for pid in "${attack_pids[@]}"; do
+		[[ $pid == "$resp_pid" ]] && continue
+		while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+		stop_pid "$pid"
+	done
+	: >"$timeline"
+	for kind_log in "${attack_logs[@]}"; do
+		read -r kind log <<<"$kind_log"
+		awk -v kind="$kind" -v timeline="$timeline" -f "$here/slowhttptest.awk" "$log" >>"$tmp/attack-results"
+	done
+	if [[ -n $resp_pid ]]; then
+		kill -TERM "$resp_pid"
+		wait "$resp_pid" || die "slowresp failed: $(cat "$resp_out")"
+		grep '^result ' "$resp_out" >>"$tmp/attack-results"
+		cat "$resp_timeline" >>"$timeline"
+	fi
+	attack_pids=()
+	extra_pid=
+	# How many attackers were connected during the last wrk run: on average,
+	# and at the worst moment (just after a wave of them was cut off, before
+	# new ones came).
 	held_during=$(awk -v a="$wrk_from" -v b="$wrk_to" '
 		$1 == "open" {
 			split($2, t, "="); if (t[2] < a || t[2] > b) next
@@ -163,33 +221,33 @@ stop_attack() {
 				sum[k] += kv[2]; n[k]++
 			}
 		}
-		END { for (k in lo) printf "%s %.0f (min %d), ", k, sum[k] / n[k], lo[k] }' "$attack_timeline")
-	kill -TERM "$attack_pid"
-	wait "$attack_pid" || die "slowloris failed: $(cat "$attack_out")"
-	attack_pid=
-	cat "$attack_out" >>"$tmp/slowloris-results"
+		END { for (k in lo) printf "%s %.0f (min %d), ", k, sum[k] / n[k], lo[k] }' "$timeline")
 	attack_held+=("${held_during%, }")
 }
 
-attack_pid=
+# shellcheck disable=SC2317 # called through until_quiet
+attacked_run() {
+	start_attack "$1-$2"
+	normal_run attack "$1" "$2"
+	stop_attack
+}
+
 wrk_from=0
 wrk_to=0
 attack_held=()
 : >"$tmp/quiet"
 : >"$tmp/attack"
-: >"$tmp/slowloris-results"
+: >"$tmp/attack-results"
 echo
 echo "== normal clients: wrk -t$THREADS -c$CONNS -d$DURATION GET; rounds of a quiet run and a run under attack (order flips each round): $ROUNDS"
-echo "   attack: $SLOW_HEADERS header tricklers, $SLOW_BODIES body tricklers, $SLOW_RESP Redis-protocol tricklers, a byte every $INTERVAL each"
+echo "   attack: $SLOW_HEADERS header and $SLOW_BODIES body tricklers (slowhttptest -H, -B), $SLOW_RESP Redis-protocol tricklers (bench/slowresp), every $INTERVAL"
 printf '   %-5s %-6s %9s %9s %9s %9s %10s %9s %10s %7s\n' round phase "req/s" "p99 ms" srv-cpu wrk-cpu attack-cpu others srv-us/req errors
 for ((round = 1; round <= ROUNDS; round++)); do
 	if ((round % 2)); then order=(quiet attack); else order=(attack quiet); fi
 	for phase in "${order[@]}"; do
 		wait_idle
 		if [[ $phase == attack ]]; then
-			start_attack "$round"
-			until_quiet normal_run attack "$round"
-			stop_attack
+			until_quiet attacked_run "$round"
 		else
 			until_quiet normal_run quiet "$round"
 		fi
@@ -213,7 +271,8 @@ if ((errors > 0)); then
 fi
 
 echo
-echo "== attackers: how long the server kept them (seconds, from connect to its answer or close; one row per round)"
+echo "== attackers: how long the server kept them (seconds, from connect to its answer or close; one row per attacked run;"
+echo "   slowhttptest logs to the second, so its rows are whole seconds, within a second of the truth)"
 printf '   %-8s %7s %7s %7s %7s %7s %7s %8s %8s %7s  %s\n' kind timeout opened cut p50 p90 max open-end oldest verdict outcomes
 cut_summary=()
 cut_all=PASS
@@ -232,15 +291,15 @@ check_kind() {
 		worst_p50=$(awk -v a="$worst_p50" -v b="$p50" 'BEGIN { print (b > a ? b : a) }')
 		worst_max=$(awk -v a="$worst_max" -v b="$maxh" 'BEGIN { print (b > a ? b : a) }')
 		printf '   %-8s %6ss %7d %7d %7.2f %7.2f %7.2f %8d %7.2fs %7s  %s\n' "$kind" "$t" "$opened" "$cut" "$p50" "$p90" "$maxh" "$open_end" "$oldest" "$verdict" "$outcomes"
-	done < <(grep "^result kind=$kind " "$tmp/slowloris-results")
+	done < <(grep "^result kind=$kind " "$tmp/attack-results")
 	[[ $kind_verdict == PASS ]] || cut_all=FAIL
 	cut_summary+=("$kind: cut after ${worst_p50}s median, ${worst_max}s at most (timeout ${t}s) $kind_verdict")
 }
 ((SLOW_HEADERS > 0)) && check_kind headers "$header_to"
 ((SLOW_BODIES > 0)) && check_kind bodies "$read_to"
 ((SLOW_RESP > 0)) && check_kind resp "$read_to"
-if grep -q 'dial_errors=[1-9]' "$tmp/slowloris-results"; then
-	echo "   !!! some attackers could not connect: $(grep -o 'kind=[a-z]* .*dial_errors=[0-9]*' "$tmp/slowloris-results" | awk '{ print $1, $NF }' | paste -sd' ')"
+if grep -q 'dial_errors=[1-9]' "$tmp/attack-results"; then
+	echo "   !!! some attackers could not connect: $(grep -o 'kind=[a-z]* .*dial_errors=[0-9]*' "$tmp/attack-results" | awk '{ print $1, $NF }' | paste -sd' ')"
 fi
 
 echo

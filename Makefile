@@ -2,7 +2,7 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: help run build test bench bench-http bench-memory bench-conns bench-slow bench-redisclient bench-shared bench-overload soak fuzz lint ci clean
+.PHONY: help run build test bench bench-http bench-memory bench-conns bench-slow bench-resp bench-redisclient bench-shared bench-overload soak fuzz lint ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -28,8 +28,11 @@ bench-memory: ## 5M unique PUTs under a 2 GB limit: RSS must stay under 1.8 GB (
 bench-conns: ## 10k idle keep-alive connections beside 64 active clients: p99 ratio, memory per connection (needs wrk)
 	bash bench/conns.sh
 
-bench-slow: ## normal clients under 1,000 slowloris + 1,000 slow-body + 200 RESP trickling connections (needs wrk)
+bench-slow: ## normal clients under 1,000 slowloris + 1,000 slow-body + 200 RESP trickling connections (needs wrk, slowhttptest)
 	bash bench/slow.sh
+
+bench-resp: ## Redis-protocol port vs redis-server, with and without its epoll event loops (needs redis-server, redis-tools)
+	bash bench/resp.sh
 
 bench-redisclient: ## rueidis vs go-redis against a local redis-server (needs redis-server)
 	cd bench && flock /tmp/warmkv-bench.lock go test -run '^$$' -bench . -benchtime 2s -count 3 ./redisclient/

@@ -14,9 +14,10 @@
 //     TLS (rediss://), both reached through the clients' own URL parsers,
 //     and how each one's pub/sub survives a dropped connection.
 //
-// Run the benchmarks under the shared bench lock, the box has 2 cores:
+// Run the benchmarks from the bench module (bench/go.mod) under the shared
+// bench lock, the box has 2 cores (make bench-redisclient does this):
 //
-//	flock /tmp/warmkv-bench.lock go test -run '^$' -bench . -benchtime 2s -count 3 ./bench/redisclient/
+//	cd bench && flock /tmp/warmkv-bench.lock go test -run '^$' -bench . -benchtime 2s -count 3 ./redisclient/
 //
 // Without redis-server and redis-cli (Debian packages redis-server and
 // redis-tools) everything skips, except with CI=true, where that fails.

@@ -83,7 +83,7 @@ func configError(err error) http.Handler {
 		Status  string `json:"status"`
 		Message string `json:"message"`
 	}{"ERROR", "warmkv is misconfigured: " + err.Error()})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusInternalServerError)

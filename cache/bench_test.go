@@ -51,7 +51,7 @@ func BenchmarkGetZipfParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := int(next.Add(1) << 16)
 		for pb.Next() {
-			c.Get(keys[order[i&(len(order)-1)]])
+			_, _, _ = c.Get(keys[order[i&(len(order)-1)]])
 			i++
 		}
 	})
@@ -86,7 +86,7 @@ func BenchmarkMixedZipfParallel(b *testing.B) {
 		for pb.Next() {
 			k := keys[order[i&(len(order)-1)]]
 			if i&1 == 0 {
-				c.Get(k)
+				_, _, _ = c.Get(k)
 			} else {
 				_ = c.Set(k, value, 0)
 			}
@@ -206,7 +206,7 @@ func getP99(c *Cache, keys []string, order []int, d time.Duration) [2]time.Durat
 			deadline := time.Now().Add(d)
 			for i := g << 16; time.Now().Before(deadline); i++ {
 				t := time.Now()
-				c.Get(keys[order[i&(len(order)-1)]])
+				_, _, _ = c.Get(keys[order[i&(len(order)-1)]])
 				lat = append(lat, time.Since(t))
 			}
 			mu.Lock()

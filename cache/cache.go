@@ -26,13 +26,13 @@ import (
 const KeepTTL int64 = -1
 
 var (
-	// ErrTooLarge: the entry alone is larger than a shard's byte budget.
+	// ErrTooLarge means the entry alone is larger than a shard's byte budget.
 	ErrTooLarge = errors.New("entry larger than the cache's memory budget allows")
-	// ErrNotInteger: increment on a value that is not a base-10 signed 64-bit integer.
+	// ErrNotInteger means increment on a value that is not a base-10 signed 64-bit integer.
 	ErrNotInteger = errors.New("value is not an integer or out of range")
-	// ErrOverflow: increment would overflow a signed 64-bit integer.
+	// ErrOverflow means increment would overflow a signed 64-bit integer.
 	ErrOverflow = errors.New("increment or decrement would overflow")
-	// ErrValueTooLong: append or prepend would make the value longer than allowed.
+	// ErrValueTooLong means append or prepend would make the value longer than allowed.
 	ErrValueTooLong = errors.New("value would exceed the maximum length")
 	// ErrUnavailable means a shared tier did not answer in time; a write may or may
 	// not have taken effect there. The in-process cache never returns it.
@@ -247,7 +247,7 @@ func (c *Cache) CompareAndSet(key, compare, value string, expireAt int64) (bool,
 		}
 		return value, nil
 	})
-	if err == errCompareFailed {
+	if errors.Is(err, errCompareFailed) {
 		return false, nil
 	}
 	return swapped, err

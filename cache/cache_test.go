@@ -109,10 +109,10 @@ func TestGetSetDelete(t *testing.T) {
 func TestHitMissCounters(t *testing.T) {
 	c, _ := newTestCache(t, Options{})
 	_ = c.Set("k", "v", 0)
-	c.Get("k")
-	c.Get("k")
-	c.Get("nope")
-	c.Lookup("k") // not counted
+	_, _, _ = c.Get("k")
+	_, _, _ = c.Get("k")
+	_, _, _ = c.Get("nope")
+	_, _, _, _ = c.Lookup("k") // not counted
 	if st := c.Stats(); st.Hits != 2 || st.Misses != 1 {
 		t.Fatalf("hits %d misses %d, want 2 and 1", st.Hits, st.Misses)
 	}
@@ -126,7 +126,7 @@ func TestEntryBoundIsExactLRU(t *testing.T) {
 	for i := range 10 {
 		_ = c.Set(fmt.Sprint(i), "v", 0)
 	}
-	c.Get("0") // 0 becomes most recent; 1 is now the oldest
+	_, _, _ = c.Get("0") // 0 becomes most recent; 1 is now the oldest
 	_ = c.Set("10", "v", 0)
 	if _, ok, _ := c.Get("1"); ok {
 		t.Error("least recently used key 1 survived")
@@ -165,7 +165,7 @@ func TestByteBudgetEvictsLeastRecentlyUsed(t *testing.T) {
 	_ = c.Set("hot", val, 0)
 	for i := range 5000 {
 		_ = c.Set(fmt.Sprintf("key-%d", i), val, 0)
-		c.Get("hot")
+		_, _, _ = c.Get("hot")
 		if i%500 == 0 {
 			checkInvariants(t, c)
 		}
@@ -515,9 +515,9 @@ func TestConcurrentMixedLoadKeepsInvariants(t *testing.T) {
 				case 0:
 					_ = c.Set(k, strings.Repeat("x", i%300), clock.in(time.Duration(i%3)*time.Second))
 				case 1:
-					c.Get(k)
+					_, _, _ = c.Get(k)
 				case 2:
-					c.Delete(k)
+					_, _ = c.Delete(k)
 				case 3:
 					_, _ = c.Append(k, "y", i%2 == 0, 256, KeepTTL)
 				case 4:
@@ -571,7 +571,7 @@ func TestGetDeleteAndExpire(t *testing.T) {
 	if v, exp, _, _ := c.Lookup("k"); v != "v" || exp != clock.in(time.Second) {
 		t.Fatalf("after Expire: %q expiring %d", v, exp)
 	}
-	c.Expire("k", 0) // persist
+	_, _ = c.Expire("k", 0) // persist
 	clock.advance(2 * time.Second)
 	if v, ok, _ := c.GetDelete("k"); !ok || v != "v" {
 		t.Fatalf("GetDelete = %q, %v after PERSIST", v, ok)
@@ -595,7 +595,7 @@ func TestDumpReplaysRecency(t *testing.T) {
 		_ = c.Set(fmt.Sprint(i), fmt.Sprint("v", i), 0)
 	}
 	_ = c.Set("expiring", "x", clock.in(time.Second))
-	c.Get("0") // 0 becomes the most recent
+	_, _, _ = c.Get("0") // 0 becomes the most recent
 	clock.advance(time.Second)
 	var items []Item
 	for i := range c.ShardCount() {

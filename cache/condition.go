@@ -4,10 +4,11 @@ package cache
 // NX and XX do.
 type Condition uint8
 
+// The conditions of SetIf.
 const (
-	Always    Condition = iota
-	IfAbsent            // SET NX, SETNX
-	IfPresent           // SET XX
+	Always    Condition = iota // SET with neither
+	IfAbsent                   // SET NX, SETNX
+	IfPresent                  // SET XX
 )
 
 // ExpireCondition restricts an expiry change by the key's current expiry, as

@@ -166,11 +166,11 @@ func (s *shard) compactExpiries() {
 	})
 }
 
-// reap removes up to max entries whose expiry has passed, earliest first, and reports
+// reap removes up to limit entries whose expiry has passed, earliest first, and reports
 // whether more may be waiting.
-func (s *shard) reap(max int) (more bool) {
+func (s *shard) reap(limit int) (more bool) {
 	now := s.now()
-	for i := 0; i < max; i++ {
+	for range limit {
 		if s.expiries.len() == 0 || s.expiries.peek().at > now {
 			return false
 		}
@@ -227,6 +227,6 @@ func addInt(current string, delta int64) (int64, error) {
 	return sum, nil
 }
 
-func runeCountOver(s string, max int) bool {
-	return max > 0 && utf8.RuneCountInString(s) > max
+func runeCountOver(s string, maxRunes int) bool {
+	return maxRunes > 0 && utf8.RuneCountInString(s) > maxRunes
 }

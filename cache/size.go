@@ -46,20 +46,15 @@ func entryCost(key, value string) int64 {
 	return allocSize(len(key)) + allocSize(len(value))
 }
 
-// slotElement mirrors the element type of freelru v0.16.0's LRU for [string, entry]
-// so that unsafe.Sizeof gives its real size; TestSlotBytesMatchesHeap checks the
-// mirror against the heap freelru actually allocates.
-type slotElement struct {
-	key                    string
-	value                  entry
-	nextBucket, prevBucket uint32
-	bucketPos              uint32
-	next, prev             uint32
-	expire                 int64
-}
+// elementBytes is the size of one element of freelru v0.16.0's LRU[string, entry]:
+// the key, the value, five uint32 list and bucket links and an int64 expiry of its
+// own, padded to the 8-byte alignment of its fields. freelru's element type is
+// unexported, so its size is worked out here; TestSlotBytesMatchesHeap checks it
+// against what freelru really allocates.
+const elementBytes = (int64(unsafe.Sizeof("")) + int64(unsafe.Sizeof(entry{})) + 5*4 + 8 + 7) / 8 * 8
 
 // slotBytes is what freelru preallocates per slot: one element plus one bucket index.
-const slotBytes = int64(unsafe.Sizeof(slotElement{})) + 4
+const slotBytes = elementBytes + 4
 
 // slotsPerEntry over-provisions freelru's arrays (size = capacity * 5/4) so that hash
 // buckets stay short, as freelru's own ShardedLRU does.

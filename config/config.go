@@ -24,8 +24,9 @@ import (
 // Deployment is the platform the process runs on.
 type Deployment string
 
+// The deployments warmkv knows.
 const (
-	Standalone Deployment = "standalone"
+	Standalone Deployment = "standalone" // a long-lived server: go run ., the container
 	Lambda     Deployment = "lambda"
 	Vercel     Deployment = "vercel"
 )
@@ -463,7 +464,7 @@ func isHostname(s string) bool {
 			return false
 		}
 		for _, r := range label {
-			if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-') {
+			if ('a' > r || r > 'z') && ('A' > r || r > 'Z') && ('0' > r || r > '9') && r != '-' {
 				return false
 			}
 		}

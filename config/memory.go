@@ -177,7 +177,7 @@ func processLimit(env Env, get func(string) string, deployment Deployment) (limi
 		case err == nil:
 			goMemLimit = limit{n, sourceGoMemLim}
 		case !errors.Is(err, errNoGoMemLimit):
-			errs = append(errs, fmt.Errorf("%s=%q: want bytes with an optional B, KiB, MiB, GiB or TiB suffix, like 512MiB, or off (%v)",
+			errs = append(errs, fmt.Errorf("%s=%q: want bytes with an optional B, KiB, MiB, GiB or TiB suffix, like 512MiB, or off (%w)",
 				sourceGoMemLim, raw, err))
 		}
 	}

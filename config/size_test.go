@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -103,7 +104,7 @@ func TestParseGoMemLimit(t *testing.T) {
 	}
 
 	for _, off := range []string{"off", "9223372036854775807"} {
-		if _, err := parseGoMemLimit(off); err != errNoGoMemLimit {
+		if _, err := parseGoMemLimit(off); !errors.Is(err, errNoGoMemLimit) {
 			t.Errorf("parseGoMemLimit(%q) error = %v, want errNoGoMemLimit", off, err)
 		}
 	}
@@ -111,7 +112,7 @@ func TestParseGoMemLimit(t *testing.T) {
 	// The runtime's syntax is stricter than ParseSize's: no decimal units,
 	// no fractions, case-sensitive suffixes.
 	for _, in := range []string{"", "0", "512MB", "512mib", "512Mi", "512M", "1.5GiB", "-1", "GiB", "iB", "B", " 1GiB", "Off", "99999999TiB"} {
-		if got, err := parseGoMemLimit(in); err == nil || err == errNoGoMemLimit {
+		if got, err := parseGoMemLimit(in); err == nil || errors.Is(err, errNoGoMemLimit) {
 			t.Errorf("parseGoMemLimit(%q) = %d, %v; want a parse error", in, got, err)
 		}
 	}

@@ -118,7 +118,7 @@ type tab struct {
 
 // newTab opens a tab in the light theme with the hooks installed and the console
 // recorded, before anything is loaded into it.
-func newTab(t *testing.T, browser context.Context) *tab {
+func newTab(browser context.Context, t *testing.T) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser)
 	t.Cleanup(cancel)
@@ -301,7 +301,7 @@ func TestBrowserHomePage(t *testing.T) {
 
 	t.Run("console, stats and XSS", func(t *testing.T) {
 		s := start(t)
-		tb := newTab(t, browser)
+		tb := newTab(browser, t)
 
 		ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 		resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(s.base+"/home"))
@@ -500,7 +500,7 @@ func TestBrowserHomePage(t *testing.T) {
 			t.Fatalf("/stats without a token: %d", resp.StatusCode)
 		}
 
-		tb := newTab(t, browser)
+		tb := newTab(browser, t)
 		tb.do(chromedp.Navigate(s.base+"/home"), chromedp.WaitVisible(chromedp.CSS("#key-input")))
 		tb.waitText("#stats-state", "Paused: needs an access token")
 		if evalIn[bool](tb, `document.getElementById('token-panel').hidden`) {

@@ -96,7 +96,7 @@ func binary(tb testing.TB, f flavour) string {
 		cmd.Dir = repoRoot
 		cmd.Env = append(os.Environ(), f.env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("%s go %s: %v\n%s", strings.Join(f.env, " "), strings.Join(args, " "), err, out)
+			b.err = fmt.Errorf("%s go %s: %w\n%s", strings.Join(f.env, " "), strings.Join(args, " "), err, out)
 		}
 	})
 	if b.err != nil {
@@ -327,8 +327,16 @@ const requestTimeout = 10 * time.Second
 
 var client = &http.Client{Timeout: requestTimeout}
 
+// answer is a response read in full: its status, its header and (beside it, as
+// a string) its body. Tests get no *http.Response, whose body would be theirs
+// to close.
+type answer struct {
+	StatusCode int
+	Header     http.Header
+}
+
 // request sends one request to path on the server and reads the whole answer.
-func (s *server) request(tb testing.TB, method, path, body string) (*http.Response, string) {
+func (s *server) request(tb testing.TB, method, path, body string) (answer, string) {
 	tb.Helper()
 	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
 	if err != nil {
@@ -343,7 +351,7 @@ func (s *server) request(tb testing.TB, method, path, body string) (*http.Respon
 	if err != nil {
 		tb.Fatalf("%s %s: reading the answer: %v", method, path, err)
 	}
-	return resp, string(b)
+	return answer{resp.StatusCode, resp.Header}, string(b)
 }
 
 // do is request for the status and the body.

@@ -514,7 +514,7 @@ func BenchmarkLambdaColdStart(b *testing.B) {
 // what the bootstrap and the configuration need.
 func TestSAMTemplate(t *testing.T) {
 	// Keep GetAtt and Sub readable instead of resolving them to nothing.
-	keep := func(name string, input, template any) any {
+	keep := func(name string, input, _ any) any {
 		switch v := input.(type) {
 		case string:
 			return name + " " + v

@@ -96,6 +96,7 @@ func TestBinaryDrainsInFlightRequestsOnSIGTERM(t *testing.T) {
 		t.Fatalf("in-flight request failed during shutdown: %v", err)
 	}
 	got, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(got), "successfully") {
 		t.Fatalf("in-flight request: %d %s", resp.StatusCode, got)
 	}

@@ -14,12 +14,12 @@ import (
 	"github.com/warmkv/warmkv/internal/redistest"
 )
 
-func put(t *testing.T, s *server, key, value string) (*http.Response, string) {
+func put(t *testing.T, s *server, key, value string) (answer, string) {
 	t.Helper()
 	return s.request(t, "POST", "/put", fmt.Sprintf(`{"key":%q,"value":%q}`, key, value))
 }
 
-func get(t *testing.T, s *server, key string) (*http.Response, string) {
+func get(t *testing.T, s *server, key string) (answer, string) {
 	t.Helper()
 	return s.request(t, "GET", "/get?key="+key, "")
 }

@@ -275,7 +275,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-type answer struct {
+type rawAnswer struct {
 	status  int
 	body    []byte
 	close   bool  // the server said Connection: close
@@ -284,9 +284,9 @@ type answer struct {
 	err     error
 }
 
-func (c *rawClient) do(req string) answer {
+func (c *rawClient) do(req string) rawAnswer {
 	if err := c.send(req); err != nil {
-		return answer{err: err, refused: errors.Is(err, syscall.ECONNREFUSED)}
+		return rawAnswer{err: err, refused: errors.Is(err, syscall.ECONNREFUSED)}
 	}
 	return c.finish("")
 }
@@ -310,20 +310,20 @@ func (c *rawClient) send(part string) error {
 }
 
 // finish writes the rest of a request and reads the whole answer.
-func (c *rawClient) finish(rest string) answer {
+func (c *rawClient) finish(rest string) rawAnswer {
 	if rest != "" {
 		if err := c.send(rest); err != nil {
-			return answer{err: err}
+			return rawAnswer{err: err}
 		}
 	}
 	c.got.n = 0
 	resp, err := http.ReadResponse(c.br, nil)
 	if err != nil {
-		return answer{got: c.got.n, err: err}
+		return rawAnswer{got: c.got.n, err: err}
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	a := answer{status: resp.StatusCode, body: body, close: resp.Close, got: c.got.n, err: err}
+	a := rawAnswer{status: resp.StatusCode, body: body, close: resp.Close, got: c.got.n, err: err}
 	if err == nil && resp.ContentLength >= 0 && int64(len(body)) != resp.ContentLength {
 		a.err = fmt.Errorf("body of %d bytes, Content-Length %d", len(body), resp.ContentLength)
 	}

@@ -113,12 +113,15 @@ func methodName(m []byte) string {
 
 // unsafeBytes views s as bytes for read-only parsing, without copying.
 func unsafeBytes(s string) []byte {
-	return unsafe.Slice(unsafe.StringData(s), len(s))
+	return unsafe.Slice(unsafe.StringData(s), len(s)) //nolint:gosec // G103: audited: parsing only reads it
 }
 
+// unsafeString views b, a buffer of the request fasthttp owns, as a string
+// without copying; it is valid until the handler returns, so whatever outlives
+// the request (keys and values stored in the cache) is copied first.
 func unsafeString(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	return unsafe.String(unsafe.SliceData(b), len(b))
+	return unsafe.String(unsafe.SliceData(b), len(b)) //nolint:gosec // G103: audited: valid for the request, as said above
 }

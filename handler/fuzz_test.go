@@ -120,23 +120,23 @@ func checkJSONBodyError(t *testing.T, body []byte, err error) {
 	}
 	var syntaxErr *jsonSyntaxError
 	switch {
-	case errors.As(err, &syntaxErr), err == errBodyTrailingData:
+	case errors.As(err, &syntaxErr), errors.Is(err, errBodyTrailingData):
 		if json.Valid(body) {
 			t.Fatalf("body %q: we say %q but encoding/json finds it valid", body, msg)
 		}
 		if syntaxErr != nil && (syntaxErr.offset < 0 || syntaxErr.offset > len(body)) {
 			t.Fatalf("body %q: offset %d out of range in %q", body, syntaxErr.offset, msg)
 		}
-	case err == errBodyNotObject:
+	case errors.Is(err, errBodyNotObject):
 		var m map[string]json.RawMessage
 		if json.Unmarshal(body, &m) == nil && m != nil {
 			t.Fatalf("body %q: we say %q but encoding/json decodes an object", body, msg)
 		}
-	case err == errBodyInvalidUTF8:
+	case errors.Is(err, errBodyInvalidUTF8):
 		if utf8.Valid(body) && !surrogateEscape.Match(body) {
 			t.Fatalf("body %q: we say %q but it is valid UTF-8 without surrogate escapes", body, msg)
 		}
-	case err == errBodyTooDeep:
+	case errors.Is(err, errBodyTooDeep):
 		if n := bytes.Count(body, []byte("{")) + bytes.Count(body, []byte("[")); n <= maxJSONDepth {
 			t.Fatalf("body %q: we say %q with only %d brackets", body, msg, n)
 		}

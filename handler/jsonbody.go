@@ -1,3 +1,5 @@
+//lint:file-ignore ST1005 the errors of parseJSONBody are the API's answers, byte for byte (see their comment)
+
 package handler
 
 import (
@@ -23,6 +25,8 @@ const maxJSONDepth = 64
 // Errors of parseJSONBody. Their text is shown to users verbatim inside the
 // JSON error response, which is why they are capitalised sentences ending
 // with a period, unlike usual Go error strings.
+//
+//nolint:revive,staticcheck // error-strings, ST1005: these are the API's answers, byte for byte
 var (
 	errBodyNotObject    = errors.New("Request body must be a JSON object.")
 	errBodyTrailingData = errors.New("Unexpected data after the JSON object.")

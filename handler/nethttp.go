@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -29,7 +30,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body := bodyBuffers.Get().(*bytes.Buffer)
 	defer putBodyBuffer(body)
 	switch err := h.readBody(r, body); {
-	case err == errBodyTooLarge:
+	case errors.Is(err, errBodyTooLarge):
 		h.bodyTooLarge(resp)
 	case err != nil:
 		resp.fail(400, "Could not read the request body.")

@@ -171,16 +171,16 @@ func (h *Handler) value(p *params, resp *response) (string, bool) {
 
 // text checks a string parameter. The parsers have already refused invalid UTF-8,
 // so counting runes counts code points.
-func (h *Handler) text(f *param, name string, min, max int, resp *response) (string, bool) {
+func (h *Handler) text(f *param, name string, minRunes, maxRunes int, resp *response) (string, bool) {
 	switch {
 	case !f.set:
 		resp.fail(400, `Missing "`+name+`".`)
 	case f.kind != paramString:
 		resp.fail(400, `"`+name+`" must be a string.`)
-	case min > 0 && f.text == "":
+	case minRunes > 0 && f.text == "":
 		resp.fail(400, `"`+name+`" must not be empty.`)
-	case len(f.text) > max && utf8.RuneCountInString(f.text) > max:
-		resp.fail(400, `"`+name+`" must be at most `+strconv.Itoa(max)+` characters.`)
+	case len(f.text) > maxRunes && utf8.RuneCountInString(f.text) > maxRunes:
+		resp.fail(400, `"`+name+`" must be at most `+strconv.Itoa(maxRunes)+` characters.`)
 	default:
 		return f.text, true
 	}

@@ -157,7 +157,7 @@ func TestShedsPastMaxInFlight(t *testing.T) {
 	}
 
 	// Refusals are counted in the metrics like any other answer.
-	metrics := readBody(t, f.do(t, httpRequest("GET", "/metrics", "")))
+	metrics := readBody(t, f.do(t, httpRequest("GET", "/metrics", ""))) //nolint:bodyclose // readBody closes it
 	if !strings.Contains(metrics, `warmkv_http_requests_total{route="/get",status="503"} 1`) {
 		t.Errorf("metrics do not count the refused GET:\n%s", grepLines(metrics, "warmkv_http_requests_total"))
 	}

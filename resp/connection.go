@@ -16,8 +16,8 @@ const redisVersion = "7.2.0"
 
 const (
 	msgNoAuth      = "NOAUTH Authentication required."
-	msgWrongPass   = "WRONGPASS invalid username-password pair or user is disabled."
-	msgNoPassword  = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
+	msgWrongPass   = "WRONGPASS invalid username-password pair or user is disabled."                                                                //nolint:gosec // G101: Redis's error text, not a credential
+	msgNoPassword  = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?" //nolint:gosec // G101: as above
 	msgHelloNoAuth = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
 	msgBadName     = "ERR Client names cannot contain spaces, newlines or special characters."
 )

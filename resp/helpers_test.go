@@ -63,10 +63,9 @@ func (c *clock) Add(d time.Duration) {
 
 // testServer is a running server on a loopback port.
 type testServer struct {
-	srv   *Server
-	kv    *cache.Cache
-	addr  string
-	clock *clock // nil: the wall clock
+	srv  *Server
+	kv   *cache.Cache
+	addr string
 
 	stopped  chan struct{} // closed when Serve has returned
 	serveErr error         // what Serve returned

@@ -212,10 +212,6 @@ func parseInt(b []byte) (int64, bool) {
 	return int64(u), true
 }
 
-func parseIntString(s string) (int64, bool) {
-	return parseInt(unsafeBytes(s))
-}
-
 // parseInline splits one line into arguments as Redis's sdssplitargs does:
 // words separated by blanks; "double quotes" with \n \r \t \b \a \\ \" and \xHH
 // escapes; 'single quotes' with \' only; a closing quote must end the word.

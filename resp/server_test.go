@@ -81,8 +81,8 @@ func TestCommandsSplitAcrossReads(t *testing.T) {
 		for i := range 100 {
 			in.WriteString(encode("SET", fmt.Sprintf("key%d", i), strings.Repeat("v", i%30)))
 			want.WriteString("+OK\r\n")
-			in.WriteString(fmt.Sprintf("GET key%d\r\n", i))
-			want.WriteString(fmt.Sprintf("$%d\r\n%s\r\n", i%30, strings.Repeat("v", i%30)))
+			fmt.Fprintf(&in, "GET key%d\r\n", i)
+			fmt.Fprintf(&want, "$%d\r\n%s\r\n", i%30, strings.Repeat("v", i%30))
 		}
 		go func() {
 			b := in.String()
@@ -157,8 +157,13 @@ func TestGarbageClosesOnlyThatConnection(t *testing.T) {
 					busyErr = err
 					return
 				}
-				if v, err := busy.Get(ctx, "busy").Int(); err != nil || v != i {
-					busyErr = fmt.Errorf("GET busy = %d, %v; want %d", v, err, i)
+				v, err := busy.Get(ctx, "busy").Int()
+				if err != nil {
+					busyErr = fmt.Errorf("GET busy: %w", err)
+					return
+				}
+				if v != i {
+					busyErr = fmt.Errorf("GET busy = %d; want %d", v, i)
 					return
 				}
 			}
@@ -280,7 +285,7 @@ func TestMaxClients(t *testing.T) {
 				t.Fatal(err)
 			}
 			fmt.Fprint(conn, "PING\r\n")
-			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 			line, _ := bufio.NewReader(conn).ReadString('\n')
 			conn.Close()
 			if line == "+PONG\r\n" {
@@ -378,7 +383,7 @@ func TestWriteTimeout(t *testing.T) {
 		defer conn.Close()
 		// Write until the server stops reading (its replies are stuck); the
 		// write fails once it closes the connection.
-		conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		chunk := []byte(strings.Repeat("*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n", 1000))
 		for {
 			if _, err := conn.Write(chunk); err != nil {
@@ -502,7 +507,7 @@ func TestShutdownDeadline(t *testing.T) {
 		}
 		// The connection is closed, whether or not the command's reply made
 		// it out first (the epoll loop writes it before it gets to closing).
-		busy.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_ = busy.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 		rest, err := io.ReadAll(busy.rd)
 		if err != nil || (len(rest) > 0 && string(rest) != "+OK\r\n") {
 			t.Errorf("after the deadline: read %q, %v; want at most the reply, then EOF", rest, err)

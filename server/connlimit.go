@@ -51,12 +51,12 @@ var tooManyConnections = func() []byte {
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
 }()
 
-// newConnLimitListener bounds ln to max open connections; max < 1 means no bound.
-func newConnLimitListener(ln net.Listener, max int, logger *slog.Logger) net.Listener {
-	if max < 1 {
+// newConnLimitListener bounds ln to limit open connections; limit < 1 means no bound.
+func newConnLimitListener(ln net.Listener, limit int, logger *slog.Logger) net.Listener {
+	if limit < 1 {
 		return ln
 	}
-	return &connLimitListener{Listener: ln, max: int64(max), logger: logger, refusing: make(chan struct{}, refusalsAtOnce)}
+	return &connLimitListener{Listener: ln, max: int64(limit), logger: logger, refusing: make(chan struct{}, refusalsAtOnce)}
 }
 
 func (l *connLimitListener) Accept() (net.Conn, error) {

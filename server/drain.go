@@ -145,7 +145,7 @@ func (c *drainConn) SetReadDeadline(t time.Time) error {
 }
 
 func (c *drainConn) SetDeadline(t time.Time) error {
-	if err := c.Conn.SetWriteDeadline(t); err != nil {
+	if err := c.SetWriteDeadline(t); err != nil { // not clamped: answers may finish
 		return err
 	}
 	return c.Conn.SetReadDeadline(c.clamp(t))

@@ -50,7 +50,7 @@ func TestStartRESPServesTheCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
 	rd := bufio.NewReader(conn)
 	fmt.Fprint(conn, "GET k\r\nAUTH tok\r\nGET k\r\n")
 	for _, want := range []string{"-NOAUTH Authentication required.\r\n", "+OK\r\n", "$14\r\n", "from the cache\r\n"} {

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -189,7 +190,7 @@ func (d *decoder) truncated(field string) error {
 func (d *decoder) fixed(n int, field string) ([]byte, error) {
 	b, err := d.r.Peek(n)
 	if len(b) < n {
-		if err == io.EOF || err == io.ErrUnexpectedEOF || err == nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || err == nil {
 			return nil, d.truncated(field)
 		}
 		return nil, err

@@ -108,8 +108,8 @@ func TestRoundTripKeepsRecency(t *testing.T) {
 	for _, k := range []string{"a", "b", "c", "d", "e"} {
 		mustSet(t, in, k, k, 0)
 	}
-	in.Get("b")
-	in.Get("a")
+	_, _, _ = in.Get("b")
+	_, _, _ = in.Get("a")
 	if _, err := Write(path, in); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestRestoreIntoSmallerBudgetKeepsRecentlyUsedKeys(t *testing.T) {
 	}
 	// The oldest-written keys are used again, so they are the most recent.
 	for i := range recent {
-		in.Get(fmt.Sprintf("key-%05d", i))
+		_, _, _ = in.Get(fmt.Sprintf("key-%05d", i))
 	}
 	if _, err := Write(path, in); err != nil {
 		t.Fatal(err)

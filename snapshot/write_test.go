@@ -24,7 +24,7 @@ func TestWriteReplacesThePreviousSnapshot(t *testing.T) {
 	if _, err := Write(path, c); err != nil {
 		t.Fatal(err)
 	}
-	c.Delete("first")
+	_, _ = c.Delete("first")
 	mustSet(t, c, "second", "2", 0)
 	if _, err := Write(path, c); err != nil {
 		t.Fatal(err)
@@ -83,8 +83,8 @@ func TestWriteWhileTheCacheChanges(t *testing.T) {
 				}
 				key := fmt.Sprintf("churn-%d-%d", w, i%1000)
 				_ = c.Set(key, "x", 0)
-				c.Get(key)
-				c.Delete(fmt.Sprintf("churn-%d-%d", w, (i+500)%1000))
+				_, _, _ = c.Get(key)
+				_, _ = c.Delete(fmt.Sprintf("churn-%d-%d", w, (i+500)%1000))
 			}
 		})
 	}
@@ -173,7 +173,7 @@ func TestKillDuringWriteKeepsThePreviousSnapshot(t *testing.T) {
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer child.Process.Kill()
+	defer func() { _ = child.Process.Kill() }() // the child may have exited
 	halfway := make(chan bool, 1)
 	go func() {
 		lines := bufio.NewScanner(out)

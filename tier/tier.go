@@ -339,10 +339,10 @@ func (s *Store) forgetAll() {
 
 // expiryMode is a script's expiry argument for a cache expiry.
 func expiryMode(expireAt int64) string {
-	switch {
-	case expireAt == cache.KeepTTL:
+	switch expireAt {
+	case cache.KeepTTL:
 		return "keep"
-	case expireAt == 0:
+	case 0:
 		return "none"
 	}
 	// Redis refuses 0 and wants whole ms; anything in the past deletes anyway.

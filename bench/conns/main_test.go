@@ -13,7 +13,7 @@ import (
 
 func TestRunRoundCountsWhatHappensToEachConnection(t *testing.T) {
 	const n = 20
-	ok := func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"status":"OK"}`)) }
+	ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"status":"OK"}`)) }
 	tests := []struct {
 		name    string
 		handler http.HandlerFunc
@@ -29,7 +29,7 @@ func TestRunRoundCountsWhatHappensToEachConnection(t *testing.T) {
 		},
 		{
 			name:    "error status",
-			handler: func(w http.ResponseWriter, r *http.Request) { http.Error(w, "busy", http.StatusServiceUnavailable) },
+			handler: func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "busy", http.StatusServiceUnavailable) },
 			want:    map[string]int64{"non2xx": n, "requests": n},
 		},
 		{
@@ -43,12 +43,12 @@ func TestRunRoundCountsWhatHappensToEachConnection(t *testing.T) {
 		{
 			name: "server closes idle connections",
 			// A keep-alive answer, then the close an idle timeout would do.
-			handler: func(w http.ResponseWriter, r *http.Request) {
+			handler: func(w http.ResponseWriter, _ *http.Request) {
 				nc, buf, err := http.NewResponseController(w).Hijack()
 				if err != nil {
 					panic(err)
 				}
-				buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 				buf.Flush()
 				nc.Close()
 			},
@@ -137,7 +137,7 @@ func TestRunRoundCountsWhatHappensToEachConnection(t *testing.T) {
 func TestRunRoundClosesEveryConnection(t *testing.T) {
 	const n = 10
 	var active atomic.Int64
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		switch s {
 		case http.StateNew:

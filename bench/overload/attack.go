@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"flag"
@@ -139,7 +138,7 @@ func attackMain(args []string) error {
 	w := os.Stdout
 	if *out != "" {
 		_, statErr := os.Stat(*out)
-		f, err := os.OpenFile(*out, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		f, err := os.OpenFile(*out, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644) //nolint:gosec // G302: a report for whoever runs the benchmark
 		if err != nil {
 			return err
 		}
@@ -163,7 +162,9 @@ func attackMain(args []string) error {
 			time.Sleep(*pause)
 		}
 		s := runStep(transport, *label, rate, *duration, *serverPID, targeter)
-		writeStep(w, s)
+		if err := writeStep(w, s); err != nil {
+			return err
+		}
 		fmt.Fprintf(os.Stderr, "%-9s offered %6.0f/s sent %6.0f/s: 2xx %6.0f/s (p99 %7.1fms) 503 %6.0f/s (p99 %6.1fms) other %5.0f/s  cpu gen %3.0f%% srv %3.0f%% others %3.0f%%\n",
 			s.Label, s.Offered, s.Sent, s.OK, s.OKP99, s.Shed, s.ShedP99, s.Other, s.GenCPU, s.SrvCPU, s.OthersCPU)
 	}
@@ -364,11 +365,10 @@ func ticksPercent(ticks int64, wall float64) float64 {
 	return float64(ticks) / userHZ / wall * 100
 }
 
-func writeStep(w *os.File, s step) {
-	bw := bufio.NewWriter(w)
-	bw.WriteString(strings.Join(s.fields(), "\t"))
-	bw.WriteByte('\n')
-	bw.Flush()
+// writeStep appends one step's row to the table.
+func writeStep(w *os.File, s step) error {
+	_, err := fmt.Fprintln(w, strings.Join(s.fields(), "\t"))
+	return err
 }
 
 func noTabs(r rune) rune {

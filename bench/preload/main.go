@@ -6,7 +6,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"net/url"
@@ -107,7 +106,7 @@ func waitHealthy(client *fasthttp.HostClient, url string, wait time.Duration) er
 			err = fmt.Errorf("status %d", resp.StatusCode())
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not answer 200 within %s (last: %v)", url, wait, err)
+			return fmt.Errorf("%s did not answer 200 within %s (last: %w)", url, wait, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -118,7 +117,7 @@ func put(client *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Resp
 		return err
 	}
 	if resp.StatusCode() != fasthttp.StatusOK {
-		return errors.New(fmt.Sprintf("status %d: %.200s", resp.StatusCode(), resp.Body()))
+		return fmt.Errorf("status %d: %.200s", resp.StatusCode(), resp.Body())
 	}
 	return nil
 }

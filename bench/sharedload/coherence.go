@@ -198,7 +198,7 @@ func (m *measurement) awaitInvalidations() error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("A received %d invalidations, want %d: lost invalidation messages", st.Shared.Invalidations, m.invalidations)
+			return fmt.Errorf("instance A received %d invalidations, want %d: lost invalidation messages", st.Shared.Invalidations, m.invalidations)
 		}
 	}
 }

@@ -63,7 +63,7 @@ func (s sharedCounts) fields() string {
 func parseStats(body []byte) (stats, error) {
 	var st stats
 	if err := json.Unmarshal(body, &st); err != nil {
-		return st, fmt.Errorf("/stats is not the expected JSON: %v: %.200s", err, body)
+		return st, fmt.Errorf("/stats is not the expected JSON: %w: %.200s", err, body)
 	}
 	return st, nil
 }
@@ -121,7 +121,7 @@ func ready(args []string) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("%s not ready within %s: %v", *base, *wait, last)
+	return fmt.Errorf("%s not ready within %s: %w", *base, *wait, last)
 }
 
 func readyOnce(c *fasthttp.HostClient, base string, shared bool) error {

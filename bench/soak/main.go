@@ -177,7 +177,10 @@ func (s *soak) waitHealthy(wait time.Duration) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s/healthz not healthy after %v (status %d, %v)", s.base, wait, status, err)
+			if err != nil {
+				return fmt.Errorf("%s/healthz not healthy after %v: %w", s.base, wait, err)
+			}
+			return fmt.Errorf("%s/healthz not healthy after %v: status %d", s.base, wait, status)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

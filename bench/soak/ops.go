@@ -54,10 +54,10 @@ func (g *generator) text(n int, rich bool) string {
 func (g *generator) key(worker, index int) string {
 	prefix := "w" + strconv.Itoa(worker) + "." + strconv.Itoa(index) + "."
 	n := len(prefix) // ASCII: bytes are characters
-	switch p := g.r.IntN(10); {
-	case p == 0:
+	switch g.r.IntN(10) {
+	case 0:
 		// just the prefix
-	case p == 1:
+	case 1:
 		n = g.maxKey
 	default:
 		n += g.r.IntN(g.maxKey - n + 1)

@@ -89,9 +89,17 @@ func Dial(tb testing.TB, addr string) net.Conn {
 	return c
 }
 
+// Answer is a response read in full: the parts tests look at, its body beside
+// it as a string, so no caller holds a body to close.
+type Answer struct {
+	StatusCode int
+	Header     http.Header
+	Close      bool // the server said Connection: close
+}
+
 // GetOnNewConn sends GET target on a new connection to addr, written by hand
 // so that no client library retries or pools it, and reads the answer.
-func GetOnNewConn(tb testing.TB, addr, target string) (*http.Response, string) {
+func GetOnNewConn(tb testing.TB, addr, target string) (Answer, string) {
 	tb.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -108,5 +116,5 @@ func GetOnNewConn(tb testing.TB, addr, target string) (*http.Response, string) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	return resp, string(body)
+	return Answer{resp.StatusCode, resp.Header, resp.Close}, string(body)
 }

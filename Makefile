@@ -50,9 +50,8 @@ fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
 	@for pkg in $$(go list ./...); do for t in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 		echo "$$pkg $$t"; go test -run '^$$' -fuzz "^$$t\$$" -fuzztime $${FUZZTIME:-30s} $$pkg || exit 1; done; done
 
-lint: ## gofmt and go vet
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
-	go vet ./...
+lint: ## gofmt, go vet, golangci-lint and staticcheck over both modules (what CI runs)
+	bash .ci/lint
 
 ci: ## what CI runs
 	bash .ci/run

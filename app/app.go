@@ -52,7 +52,7 @@ func Build(cfg config.Config, public fs.FS, version string, logger *slog.Logger)
 	}
 	local, err := cache.New(cache.Options{MaxBytes: cfg.Memory.Budget, MaxEntries: cfg.MaxEntries})
 	if err != nil {
-		return nil, fmt.Errorf("SIZE=%d does not fit a memory budget of %d bytes (from %s): %w",
+		return nil, fmt.Errorf("a cache of SIZE=%d in a memory budget of %d bytes (from %s): %w",
 			cfg.MaxEntries, cfg.Memory.Budget, cfg.Memory.Source, err)
 	}
 	var store cache.Store = local

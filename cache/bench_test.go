@@ -218,3 +218,52 @@ func getP99(c *Cache, keys []string, order []int, d time.Duration) [2]time.Durat
 	slices.Sort(all)
 	return [2]time.Duration{all[len(all)*99/100], all[len(all)*999/1000]}
 }
+
+// BenchmarkNew is what building a cache costs a cold start, by budget: with
+// shards that grow, it should not depend on the budget.
+func BenchmarkNew(b *testing.B) {
+	for _, budget := range []int64{64 << 20, 1 << 30, 3 << 30} {
+		b.Run(fmt.Sprintf("budget=%dMiB", budget>>20), func(b *testing.B) {
+			for range b.N {
+				c, err := New(Options{MaxBytes: budget, ReapInterval: -1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = c.Set("one", "key", 0)
+				c.Close()
+			}
+		})
+	}
+}
+
+// BenchmarkFillFromEmpty writes distinct 20/100 keys into a new 512 MiB cache
+// until it holds 1M of them: the cost per write, rebuilds of growing shards
+// included.
+func BenchmarkFillFromEmpty(b *testing.B) {
+	const n = 1 << 20
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key-%016d", i)
+	}
+	value := strings.Repeat("v", 100)
+	b.ReportAllocs()
+	for range b.N {
+		b.StopTimer()
+		c, err := New(Options{MaxBytes: 512 << 20, ReapInterval: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		b.StartTimer()
+		for _, k := range keys {
+			_ = c.Set(k, value, 0)
+		}
+		b.StopTimer()
+		if st := c.Stats(); st.Entries != n || st.Evictions != 0 {
+			b.Fatalf("entries %d evictions %d", st.Entries, st.Evictions)
+		}
+		c.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/set")
+}

@@ -3,10 +3,12 @@
 // expiry times and atomic read-modify-write operations.
 //
 // It is built on freelru's single-threaded LRU, split into shards that each have their
-// own lock and byte budget. freelru counts entries only and preallocates every slot, so
-// the byte accounting is ours: the preallocated slots are charged up front, each
-// entry's key and value by the heap they really occupy, and a shard evicts its
-// least-recently-used entries while it is over budget.
+// own lock and byte budget. freelru counts entries only and allocates its arrays for a
+// fixed capacity, so the byte accounting is ours: each shard's arrays are charged as
+// they are allocated, each entry's key and value by the heap they really occupy, and a
+// shard evicts its least-recently-used entries while it is over budget. Shards start
+// small and are rebuilt larger as they fill (grow.go), so what the cache costs follows
+// what it holds.
 //
 // The package knows nothing of HTTP, JSON or Redis.
 package cache
@@ -44,11 +46,12 @@ var (
 
 // Options configure a Cache. MaxBytes is required.
 type Options struct {
-	// MaxBytes bounds everything the cache holds: preallocated slots, keys, values,
-	// and the expiry index.
+	// MaxBytes bounds everything the cache holds: the LRU arrays, keys, values and
+	// the expiry index, including a second set of arrays while a shard grows.
 	MaxBytes int64
-	// MaxEntries bounds the number of entries; 0 derives it from MaxBytes (a third
-	// of the budget goes to preallocated slots).
+	// MaxEntries bounds the number of entries; 0 derives it from MaxBytes as the
+	// most entries of the smallest size that fit, so that the byte bound is the
+	// one that binds.
 	MaxEntries int
 	// Shards is the number of independently locked shards, a power of two; 0 picks
 	// up to 64, fewer for small caches so that LRU order stays close to global.
@@ -64,7 +67,6 @@ type Options struct {
 type Cache struct {
 	shards    []shard
 	shardBits uint
-	fixed     int64 // bytes of slots preallocated by freelru
 	maxBytes  int64
 	capacity  int
 	stop      chan struct{}
@@ -80,30 +82,40 @@ var seed = maphash.MakeSeed()
 
 func hashKey(key string) uint64 { return maphash.String(seed, key) }
 
-// slotShare is the part of a derived budget spent on preallocated slots when
-// MaxEntries is 0. A third lets 20-byte keys with 100-byte values fill both bounds at
-// about the same time; larger entries hit the byte bound first.
-const slotShare = 3
+// minEntryBytes is the smallest entry: a one-byte key and an empty value. A derived
+// entry bound counts entries of this size with their slots, so it binds only for
+// caches of tiny entries and the byte budget decides how many real ones fit.
+const minEntryBytes = 16
+
+// minShardBytes is the smallest budget New gives a shard unless told otherwise.
+// Each shard evicts when it is full, and keys spread over the shards by chance,
+// so the fullest shard runs ahead of the mean by about three times the square
+// root of its entries: a shard must hold a thousand or so of the largest entries
+// (256-byte keys and values) for the cache to be 90% full before it evicts.
+var minShardBytes int64 = 1 << 20
+
+// maxCapacity is the largest entry bound: freelru counts in uint32 per shard.
+const maxCapacity = 1 << 31
 
 // New builds a cache and, unless disabled, starts its reaper.
 func New(o Options) (*Cache, error) {
 	if o.MaxBytes <= 0 {
 		return nil, fmt.Errorf("cache: MaxBytes must be positive, got %d", o.MaxBytes)
 	}
-	if o.MaxEntries < 0 || o.MaxEntries > 1<<31 {
-		return nil, fmt.Errorf("cache: MaxEntries must be between 0 and %d, got %d", 1<<31, o.MaxEntries)
+	if o.MaxEntries < 0 || o.MaxEntries > maxCapacity {
+		return nil, fmt.Errorf("cache: MaxEntries must be between 0 and %d, got %d", maxCapacity, o.MaxEntries)
 	}
 	capacity := o.MaxEntries
 	if capacity == 0 {
-		capacity = int(o.MaxBytes / slotShare / (slotBytes * 5 / 4))
+		capacity = int(min(o.MaxBytes/(slotBytesPerEntry+minEntryBytes), maxCapacity))
 		if capacity < 1 {
-			return nil, fmt.Errorf("cache: a budget of %d bytes cannot hold a single slot", o.MaxBytes)
+			return nil, fmt.Errorf("cache: a budget of %d bytes cannot hold a single entry", o.MaxBytes)
 		}
 	}
 	n := o.Shards
 	if n == 0 {
 		n = 64
-		for n > 1 && capacity/n < 256 {
+		for n > 1 && (capacity/n < 256 || o.MaxBytes/int64(n) < minShardBytes) {
 			n /= 2
 		}
 	}
@@ -118,20 +130,22 @@ func New(o Options) (*Cache, error) {
 		capacity:  capacity,
 		stop:      make(chan struct{}),
 	}
-	for i := range n {
-		c.fixed += int64(slotsFor(shardCapacity(capacity, n, i))) * slotBytes
+	// Shards start small: together at most a sixteenth of the budget.
+	start := initialShardCapacity
+	for start > 1 && int64(n)*arrayBytes(start) > o.MaxBytes/16 {
+		start = start * 3 / 4
 	}
-	if c.fixed > o.MaxBytes/2 {
-		return nil, fmt.Errorf("cache: %d entries need %d bytes of preallocated slots, more than half the %d-byte budget",
-			capacity, c.fixed, o.MaxBytes)
+	if first := int64(n) * arrayBytes(min(start, capacity/n)); first > o.MaxBytes/2 {
+		return nil, fmt.Errorf("cache: a budget of %d bytes is too small for %d shards (their first arrays take %d bytes)",
+			o.MaxBytes, n, first)
 	}
 	now := o.Clock
 	if now == nil {
 		now = func() int64 { return time.Now().UnixNano() }
 	}
-	perShard := (o.MaxBytes - c.fixed) / int64(n)
 	for i := range c.shards {
-		c.shards[i].init(shardCapacity(capacity, n, i), perShard, now)
+		most := shardCapacity(capacity, n, i)
+		c.shards[i].init(min(most, start), most, o.MaxBytes/int64(n), now)
 	}
 
 	interval := o.ReapInterval
@@ -350,12 +364,13 @@ func (c *Cache) reapEvery(interval time.Duration) {
 
 // Stats returns a consistent-per-shard snapshot of the counters.
 func (c *Cache) Stats() Stats {
-	st := Stats{MaxBytes: c.maxBytes, MaxEntries: int64(c.capacity), Bytes: c.fixed, SlotBytes: c.fixed}
+	st := Stats{MaxBytes: c.maxBytes, MaxEntries: int64(c.capacity)}
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
 		st.Entries += int64(s.lru.Len())
 		st.Bytes += s.used()
+		st.SlotBytes += s.arrays
 		st.Hits += s.hits
 		st.Misses += s.misses
 		st.Inserts += s.inserts

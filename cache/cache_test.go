@@ -212,12 +212,17 @@ func TestTooLargeEntryIsRefused(t *testing.T) {
 	}
 }
 
-func TestDerivedCapacityFitsBudget(t *testing.T) {
+func TestDerivedEntryBoundLetsTheBytesBind(t *testing.T) {
 	for _, budget := range []int64{1 << 20, 64 << 20, 1 << 30} {
 		c, _ := newTestCache(t, Options{MaxBytes: budget})
 		st := c.Stats()
-		if st.SlotBytes > budget/2 || st.SlotBytes < budget/4 {
-			t.Errorf("budget %d: slots take %d bytes; want between a quarter and a half", budget, st.SlotBytes)
+		// The derived bound counts the smallest entries with their slots: any real
+		// entry mix reaches the byte budget first.
+		if perEntry := slotBytesPerEntry + minEntryBytes; st.MaxEntries*perEntry > budget || (st.MaxEntries+1)*perEntry <= budget {
+			t.Errorf("budget %d: derived entry bound %d; want the most %d-byte entries that fit", budget, st.MaxEntries, perEntry)
+		}
+		if st.SlotBytes > budget/16 {
+			t.Errorf("budget %d: a new cache's arrays take %d bytes, over a sixteenth of the budget", budget, st.SlotBytes)
 		}
 	}
 }
@@ -229,7 +234,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	}{
 		{"no budget", Options{}},
 		{"negative entries", Options{MaxBytes: 1 << 20, MaxEntries: -1}},
-		{"slots over half the budget", Options{MaxBytes: 1 << 20, MaxEntries: 1 << 20}},
+		{"first arrays over half the budget", Options{MaxBytes: 2000, Shards: 16}},
 		{"shards not a power of two", Options{MaxBytes: 1 << 20, Shards: 3}},
 		{"budget below one slot", Options{MaxBytes: 10}},
 	}

@@ -30,7 +30,17 @@ type shard struct {
 
 	now func() int64
 
-	budget     int64 // bytes this shard's entries and expiry index may use
+	// capacity is the entry bound of lru now; it grows (grow.go) up to maxCapacity,
+	// this shard's share of the cache's entry bound, and falls back to
+	// initialCapacity when the shard is flushed.
+	capacity, initialCapacity, maxCapacity int
+	// arrays is the heap lru's arrays hold, whatever is stored in them.
+	arrays int64
+	// observeResize, when set (tests), runs during each rebuild while the old and
+	// the new arrays are both alive, with the size of the new ones.
+	observeResize func(newArrays int64)
+
+	budget     int64 // bytes this shard's arrays, entries and expiry index may use
 	entryBytes int64 // heap held by keys and values
 	withExpiry int   // live entries with an expiry, to know when the index is mostly stale
 	expiries   expiryIndex
@@ -40,26 +50,35 @@ type shard struct {
 	_ [64]byte // keep neighbouring shards' locks off this cache line
 }
 
-func (s *shard) init(capacity int, budget int64, now func() int64) {
+func (s *shard) init(initial, most int, budget int64, now func() int64) {
+	s.initialCapacity, s.maxCapacity = initial, most
+	s.budget = budget
+	s.now = now
+	s.lru = s.newLRU(initial)
+	s.capacity = initial
+	s.arrays = arrayBytes(initial)
+}
+
+// newLRU builds an empty freelru LRU for this shard. Its hash callback returns the
+// hash the caller set in s.hash, and OnEvict, which runs for every way an entry
+// leaves freelru (capacity eviction, Remove, RemoveOldest, Purge) with the shard
+// lock held, only updates the accounting.
+func (s *shard) newLRU(capacity int) *freelru.LRU[string, entry] {
 	lru, err := freelru.NewWithSize[string, entry](uint32(capacity), uint32(slotsFor(capacity)),
 		func(string) uint32 { return s.hash })
 	if err != nil {
-		panic(err) // capacity and size are checked by New
+		panic(err) // capacities are checked by New
 	}
-	// OnEvict runs for every way an entry leaves freelru (capacity eviction, Remove,
-	// RemoveOldest, Purge), with the shard lock held: it only updates accounting.
 	lru.SetOnEvict(func(key string, e entry) {
 		s.entryBytes -= entryCost(key, e.value)
 		if e.expireAt != 0 {
 			s.withExpiry--
 		}
 	})
-	s.lru = lru
-	s.budget = budget
-	s.now = now
+	return lru
 }
 
-func (s *shard) used() int64 { return s.entryBytes + s.expiries.bytes() }
+func (s *shard) used() int64 { return s.arrays + s.entryBytes + s.expiries.bytes() }
 
 func (s *shard) expired(e entry) bool {
 	return e.expireAt != 0 && e.expireAt <= s.now()
@@ -123,6 +142,9 @@ func (s *shard) store(h uint32, key, value string, expireAt int64) error {
 		s.updates++
 	} else {
 		s.inserts++
+		if s.lru.Len() >= s.capacity {
+			s.growFor(cost) // room for one more entry, if the budget allows it
+		}
 	}
 
 	s.entryBytes += cost
@@ -140,7 +162,9 @@ func (s *shard) store(h uint32, key, value string, expireAt int64) error {
 
 func (s *shard) remove(h uint32, key string) bool {
 	s.hash = h
-	return s.lru.Remove(key)
+	removed := s.lru.Remove(key)
+	s.shrinkIfSparse()
+	return removed
 }
 
 func (s *shard) enforceBudget() {
@@ -186,7 +210,15 @@ func (s *shard) reap(limit int) (more bool) {
 }
 
 func (s *shard) flush() {
-	s.lru.Purge() // calls OnEvict for every entry, which settles the accounting
+	if s.capacity > s.initialCapacity {
+		// An empty shard goes back to its first size: what a flushed cache costs
+		// follows what it holds, as it did when it was new.
+		s.lru = s.newLRU(s.initialCapacity)
+		s.capacity = s.initialCapacity
+		s.arrays = arrayBytes(s.initialCapacity)
+	} else {
+		s.lru.Purge() // calls OnEvict for every entry
+	}
 	s.expiries.reset()
 	s.withExpiry = 0
 	s.entryBytes = 0

@@ -1,6 +1,10 @@
 package cache
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/elastic/go-freelru"
+)
 
 // sizeClasses are the Go runtime's small-object size classes (runtime/sizeclasses.go),
 // which have not changed since Go 1.12. A string of n bytes occupies the smallest class
@@ -40,8 +44,8 @@ func allocSize(n int) int64 {
 	return int64(sizeClasses[lo])
 }
 
-// entryCost is what one stored entry costs beyond its preallocated slot: the key and
-// the value are separate heap strings.
+// entryCost is what one stored entry costs beyond its slot: the key and the value
+// are separate heap strings.
 func entryCost(key, value string) int64 {
 	return allocSize(len(key)) + allocSize(len(value))
 }
@@ -53,14 +57,28 @@ func entryCost(key, value string) int64 {
 // against what freelru really allocates.
 const elementBytes = (int64(unsafe.Sizeof("")) + int64(unsafe.Sizeof(entry{})) + 5*4 + 8 + 7) / 8 * 8
 
-// slotBytes is what freelru preallocates per slot: one element plus one bucket index.
+// slotBytes is one slot of a freelru LRU: an element plus its bucket index.
 const slotBytes = elementBytes + 4
 
-// slotsPerEntry over-provisions freelru's arrays (size = capacity * 5/4) so that hash
+// lruHeaderBytes is freelru's LRU struct itself, allocated once per array size.
+var lruHeaderBytes = allocSize(int(unsafe.Sizeof(freelru.LRU[string, entry]{})))
+
+// slotsFor over-provisions freelru's arrays (size = capacity * 5/4) so that hash
 // buckets stay short, as freelru's own ShardedLRU does.
 func slotsFor(capacity int) int {
 	return capacity + capacity/4 + 1
 }
+
+// arrayBytes is the heap an LRU of this capacity holds whatever is stored in it:
+// its struct and its element and bucket arrays, each rounded up as the allocator
+// rounds it.
+func arrayBytes(capacity int) int64 {
+	slots := slotsFor(capacity)
+	return lruHeaderBytes + allocSize(slots*int(elementBytes)) + allocSize(slots*4)
+}
+
+// slotBytesPerEntry is what a slot array costs per entry of capacity, rounding aside.
+const slotBytesPerEntry = slotBytes * 5 / 4
 
 // heapItemBytes is one expiry-index item ({at, key} = 8 + 16 bytes).
 const heapItemBytes = int64(unsafe.Sizeof(expiryItem{}))

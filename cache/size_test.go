@@ -3,6 +3,8 @@ package cache
 import (
 	"runtime"
 	"testing"
+
+	"github.com/elastic/go-freelru"
 )
 
 var sinkStrings []string
@@ -39,19 +41,22 @@ func TestAllocSizeMatchesRuntime(t *testing.T) {
 }
 
 func TestSlotBytesMatchesHeap(t *testing.T) {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	c, err := New(Options{MaxBytes: 1 << 30, MaxEntries: 1_000_000, ReapInterval: -1})
-	if err != nil {
-		t.Fatal(err)
+	for _, capacity := range []int{256, 100_000, 1_000_000} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		lru, err := freelru.NewWithSize[string, entry](uint32(capacity), uint32(slotsFor(capacity)),
+			func(string) uint32 { return 0 })
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		got := float64(after.HeapAlloc - before.HeapAlloc)
+		want := float64(arrayBytes(capacity))
+		if got > want*1.01+64 || got < want*0.95 {
+			t.Errorf("freelru allocated %.0f bytes for capacity %d; the cache charges %.0f", got, capacity, want)
+		}
+		runtime.KeepAlive(lru)
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	got := float64(after.HeapAlloc - before.HeapAlloc)
-	want := float64(c.Stats().SlotBytes)
-	if got > want*1.05 || got < want*0.9 {
-		t.Fatalf("freelru allocated %.0f bytes for 1M slots; the cache charges %.0f", got, want)
-	}
-	runtime.KeepAlive(c)
 }

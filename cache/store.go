@@ -37,9 +37,9 @@ type Store interface {
 type Stats struct {
 	Entries     int64  // live entries (expired ones not yet reaped included)
 	MaxEntries  int64  // the entry bound
-	Bytes       int64  // memory charged: slots, keys, values, expiry index
+	Bytes       int64  // memory charged now: LRU arrays, keys, values, expiry index
 	MaxBytes    int64  // the byte budget
-	SlotBytes   int64  // part of Bytes preallocated by freelru, whatever is stored
+	SlotBytes   int64  // part of Bytes held by the LRU arrays, which grow with the entries
 	Hits        uint64 // Get found the key
 	Misses      uint64 // Get did not
 	Inserts     uint64 // a write created a key

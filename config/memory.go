@@ -13,7 +13,7 @@ import (
 
 // Memory says how much the cache may hold and where that number came from.
 type Memory struct {
-	Budget     int64  // bytes the cache may use (keys, values, per-entry overhead, preallocated slots)
+	Budget     int64  // bytes the cache may use (keys, values, LRU arrays, expiry index)
 	Source     string // where Budget came from: "MAX_MEMORY", "cgroup v2 memory.max", "physical memory", ...
 	Limit      int64  // the process memory limit the budget was derived from or checked against; 0 if none known
 	GoMemLimit int64  // for debug.SetMemoryLimit; 0 means leave the runtime alone
@@ -34,7 +34,7 @@ const BudgetFraction = 0.5
 const GCFraction = 0.75
 
 // minBudget is the smallest useful cache; below it the per-entry overhead
-// and preallocated slots leave no room for data.
+// and the shards' first arrays leave little room for data.
 const minBudget = 1 << 20
 
 // Sources of a process memory limit, as reported in Memory.Source.

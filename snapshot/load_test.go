@@ -192,6 +192,39 @@ func TestRestoreIntoSmallerBudgetKeepsRecentlyUsedKeys(t *testing.T) {
 	}
 }
 
+// A restore fills a fresh cache through its ordinary writes, so its shards grow
+// as the entries arrive: a large budget costs nothing until it is used.
+func TestRestoreGrowsAFreshCache(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s")
+	const total = 100_000
+	in := newCache(t, cache.Options{MaxBytes: 256 << 20})
+	for i := range total {
+		mustSet(t, in, fmt.Sprintf("key-%06d", i), strings.Repeat("v", 100), 0)
+	}
+	if _, err := Write(path, in); err != nil {
+		t.Fatal(err)
+	}
+	out := newCache(t, cache.Options{MaxBytes: 4 << 30})
+	fresh := out.Stats()
+	info, err := Load(path, out, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, src := out.Stats(), in.Stats()
+	if info.Keys != total || st.Entries != total || st.Evictions != 0 {
+		t.Fatalf("restored %d keys, cache holds %d, %d evicted; want all %d", info.Keys, st.Entries, st.Evictions, total)
+	}
+	if st.SlotBytes <= fresh.SlotBytes {
+		t.Errorf("restoring %d entries left the arrays at %d bytes, as new", total, st.SlotBytes)
+	}
+	// Shards size themselves from the mean entry and their budget, so a larger
+	// budget may hold a little more room; never arrays for the whole 4 GiB.
+	t.Logf("restored: %d bytes (%d in arrays); source: %d bytes (%d in arrays)", st.Bytes, st.SlotBytes, src.Bytes, src.SlotBytes)
+	if st.Bytes > 2*src.Bytes {
+		t.Errorf("the restored cache is charged %d bytes, the one it came from %d", st.Bytes, src.Bytes)
+	}
+}
+
 func TestMissingFileIsAFreshStart(t *testing.T) {
 	c := newCache(t, cache.Options{MaxEntries: 100})
 	info, err := Load(filepath.Join(t.TempDir(), "none"), c, time.Now())

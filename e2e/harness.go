@@ -120,7 +120,7 @@ const stopGrace = 10 * time.Second
 type process struct {
 	name    string
 	cmd     *exec.Cmd
-	log     *testsupport.LogBuffer // its stderr
+	log     *testsupport.LogBuffer // its stderr and stdout
 	started time.Time
 	exited  chan struct{} // closed once it has exited
 	err     error         // how it exited, once exited is closed
@@ -135,6 +135,7 @@ func launch(tb testing.TB, argv, env []string) *process {
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env = env
 	p.cmd.Stderr = p.log
+	p.cmd.Stdout = p.log // the emulator logs there
 	p.started = time.Now()
 	if err := p.cmd.Start(); err != nil {
 		tb.Fatal(err)

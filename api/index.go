@@ -13,23 +13,24 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"sync"
 
 	"github.com/warmkv/warmkv/app"
 	"github.com/warmkv/warmkv/config"
 	warmkv "github.com/warmkv/warmkv/handler"
 )
 
-var (
-	setupOnce sync.Once
-	api       http.Handler // the warmkv handler, or an answer naming the configuration error
-)
+// api is the warmkv handler, or an answer naming the configuration error.
+var api http.Handler
 
-// Handler serves every warmkv API request. The cache is built on the first
-// request and kept for the life of the instance, so it stays warm between
-// requests that reach the same instance.
+// The cache and the handler are built when the instance starts (the
+// function's INIT), not on its first request: building is cheap now that the
+// cache grows with what it holds, and a request should not wait for it. They
+// live as long as the instance, so the cache stays warm between requests that
+// reach it.
+func init() { setup() }
+
+// Handler serves every warmkv API request.
 func Handler(w http.ResponseWriter, r *http.Request) {
-	setupOnce.Do(setup)
 	api.ServeHTTP(w, r)
 }
 

@@ -125,6 +125,15 @@ build_tools() {
 	done
 }
 
+# install_rie sets rie_bin: AWS's Lambda Runtime Interface Emulator, built
+# from the Go module proxy at the version the e2e tests pin
+# (e2e/emulator.go), into $tmp.
+rie_package=github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
+install_rie() {
+	GOBIN=$tmp GOFLAGS='' go install "$rie_package" || die "go install of $rie_package failed"
+	rie_bin=$tmp/aws-lambda-rie
+}
+
 # ---------------------------------------------------------------- servers
 
 # free_port picks a random loopback port nobody listens on, outside the

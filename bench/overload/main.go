@@ -11,7 +11,9 @@
 //	overload report -png curve.png shed.tsv baseline.tsv
 //
 // attack writes one TSV row per rate step (see stepHeader); report reads such
-// files, prints them as one table and draws the curve.
+// files, prints them as one table and draws the curve. growth (growth.go)
+// compares GET latency while the cache fills from empty with latency once it
+// is full; bench/growth.sh runs it.
 package main
 
 import (
@@ -29,6 +31,8 @@ func main() {
 		err = attackMain(os.Args[2:])
 	case "report":
 		err = reportMain(os.Args[2:])
+	case "growth":
+		err = growthMain(os.Args[2:])
 	default:
 		usage()
 	}
@@ -39,6 +43,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: overload attack [flags] | overload report [flags] FILE.tsv...")
+	fmt.Fprintln(os.Stderr, "usage: overload attack [flags] | overload report [flags] FILE.tsv... | overload growth [flags]")
 	os.Exit(2)
 }

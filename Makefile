@@ -2,7 +2,7 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: help run build test bench bench-http bench-memory bench-conns bench-slow bench-resp bench-redisclient bench-shared bench-overload soak fuzz lint ci clean
+.PHONY: help run build test bench bench-http bench-memory bench-conns bench-slow bench-resp bench-redisclient bench-shared bench-overload bench-coldstart bench-growth soak fuzz lint ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -42,6 +42,12 @@ bench-shared: ## shared Redis tier: local and shared GETs vs no Redis, zipf hit 
 
 bench-overload: ## open-loop (vegeta) GETs at rising rates, MAX_IN_FLIGHT on vs off: tables, PNGs, verdict
 	bash bench/overload.sh
+
+bench-coldstart: ## cold starts: Lambda INIT vs hello world, Vercel first request, standalone ready time by budget
+	bash bench/coldstart.sh
+
+bench-growth: ## open-loop GET p99.9 while the cache fills from empty vs once full (vegeta)
+	bash bench/growth.sh
 
 soak: ## 10-minute soak checked against a model; RSS stable (SOAK_DURATION=60s for a smoke run)
 	bash bench/soak.sh

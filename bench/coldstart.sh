@@ -11,6 +11,7 @@
 #     Target: at most 10 ms more.
 #  3. Standalone: exec to the first 200 from /healthz at MAX_MEMORY 64 MiB,
 #     256 MiB, 1 GiB and 3 GiB. Target: 3 GiB <= 1.5 x 64 MiB, both < 100 ms.
+#     Then, holding one key: memoryUsed <= 32 MiB and RSS <= 64 MiB at each.
 #
 # bench/coldstart does the measuring (medians of RUNS, min-max, alternating
 # what it compares); this script builds everything and holds the bench lock.

@@ -253,6 +253,14 @@ func TestLambdaBootstrapServesEveryEventShape(t *testing.T) {
 			!strings.Contains(resp.Header("Content-Security-Policy"), "default-src 'self'") {
 			t.Errorf("/home: %d %q CSP %q, %d bytes", resp.StatusCode, resp.Header("Content-Type"), resp.Header("Content-Security-Policy"), len(body))
 		}
+		spec, err := os.ReadFile(repoFile("openapi.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, body = fn.httpCall(t, httpAPIEvent("GET", "/openapi.yaml", "", ""))
+		if resp.StatusCode != 200 || body != string(spec) || resp.Header("Content-Type") != "application/yaml" {
+			t.Errorf("/openapi.yaml: %d %q, %d bytes; want openapi.yaml's %d", resp.StatusCode, resp.Header("Content-Type"), len(body), len(spec))
+		}
 	})
 	t.Run("stats: a budget from the function's memory", func(t *testing.T) {
 		_, body := fn.httpCall(t, httpAPIEvent("GET", "/stats", "", ""))

@@ -40,6 +40,14 @@ func TestBinaryServesTheContract(t *testing.T) {
 	if code, body := s.do(t, "GET", "/home", ""); code != 200 || !strings.Contains(body, "warmkv") {
 		t.Fatalf("home: %d, %d bytes", code, len(body))
 	}
+	spec, err := os.ReadFile(repoFile("openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := s.request(t, "GET", "/openapi.yaml", ""); resp.StatusCode != 200 || body != string(spec) ||
+		resp.Header.Get("Content-Type") != "application/yaml" {
+		t.Fatalf("openapi.yaml: %d %q, %d bytes; want openapi.yaml's %d", resp.StatusCode, resp.Header.Get("Content-Type"), len(body), len(spec))
+	}
 	if code, body := s.do(t, "POST", "/put", `{"key":"k","value":"`+strings.Repeat("x", 20000)+`"}`); code != 413 {
 		t.Fatalf("oversized body: %d %s", code, body)
 	}

@@ -158,6 +158,13 @@ func TestVercelConfig(t *testing.T) {
 		}
 	}
 
+	// The OpenAPI document is served statically, as the handler serves it
+	// elsewhere; public/ holds a copy of openapi.yaml (handler's tests hold
+	// the two equal).
+	if _, err := os.Stat(repoFile(filepath.Join(c.OutputDirectory, "openapi.yaml"))); err != nil {
+		t.Errorf("the OpenAPI document: %v", err)
+	}
+
 	// The static landing page must get the same protection the handler gives it.
 	srv := start(t)
 	want := map[string]string{"X-Content-Type-Options": "nosniff"}
@@ -170,21 +177,35 @@ func TestVercelConfig(t *testing.T) {
 	if want["Content-Security-Policy"] == "" {
 		t.Fatal("the handler sends no Content-Security-Policy for /home")
 	}
+	resp, err = http.Get(srv.base + "/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := headersFor(c, "/openapi.yaml")["Content-Type"]; got != resp.Header.Get("Content-Type") {
+		t.Errorf("headers for /openapi.yaml: Content-Type is %q, the handler sends %q", got, resp.Header.Get("Content-Type"))
+	}
 	for _, source := range []string{"/home", `/(.*)\.html`} {
-		got := map[string]string{}
-		for _, h := range c.Headers {
-			if h.Source == source {
-				for _, kv := range h.Headers {
-					got[kv.Key] = kv.Value
-				}
-			}
-		}
+		got := headersFor(c, source)
 		for k, v := range want {
 			if got[k] != v {
 				t.Errorf("headers for %s: %s is %q, the handler sends %q", source, k, got[k], v)
 			}
 		}
 	}
+}
+
+// headersFor collects the headers vercel.json sets for the exact source.
+func headersFor(c vercelConfig, source string) map[string]string {
+	got := map[string]string{}
+	for _, h := range c.Headers {
+		if h.Source == source {
+			for _, kv := range h.Headers {
+				got[kv.Key] = kv.Value
+			}
+		}
+	}
+	return got
 }
 
 func orNothing(raw json.RawMessage) string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -31,6 +32,12 @@ var testPublic = fstest.MapFS{
 
 func newTestHandler(t testing.TB) *Handler {
 	t.Helper()
+	return newHandlerWithPublic(t, testPublic)
+}
+
+// newHandlerWithPublic is newTestHandler with public as the landing page's files.
+func newHandlerWithPublic(t testing.TB, public fs.FS) *Handler {
+	t.Helper()
 	store, err := cache.New(cache.Options{MaxBytes: 32 << 20, ReapInterval: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +45,7 @@ func newTestHandler(t testing.TB) *Handler {
 	t.Cleanup(store.Close)
 	h, err := New(Options{
 		Store: store, MaxKeyLength: 256, MaxValueLength: 256, MaxBodyBytes: 16 << 10,
-		Public: testPublic, Deployment: "standalone", Version: "test",
+		Public: public, Deployment: "standalone", Version: "test",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +60,8 @@ type face struct {
 }
 
 // faces runs the same requests through net/http (httptest) and through a real
-// fasthttp server on an in-memory listener, so both stay byte-identical.
+// fasthttp server on an in-memory listener, so both stay byte-identical. Every
+// exchange is also checked against openapi.yaml (checkExchange).
 func faces(t *testing.T, h *Handler) []face {
 	netSrv := httptest.NewServer(h)
 	t.Cleanup(netSrv.Close)
@@ -72,19 +80,24 @@ func faces(t *testing.T, h *Handler) []face {
 	send := func(client *http.Client, base string) func(*testing.T, *http.Request) *http.Response {
 		return func(t *testing.T, req *http.Request) *http.Response {
 			t.Helper()
+			reqBody := readAllAndRestore(t, &req.Body)
+			sent := req.Clone(context.Background())
+			var resp *http.Response
 			if base == fastBase && req.ContentLength > int64(h.maxBody) {
-				return sendOversized(t, ln, req)
+				resp = sendOversized(t, ln, req)
+			} else {
+				u := *req.URL
+				u.Scheme, u.Host = "http", strings.TrimPrefix(base, "http://")
+				req.URL = &u
+				req.RequestURI = ""
+				c := *client
+				c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+				var err error
+				if resp, err = c.Do(req); err != nil {
+					t.Fatal(err)
+				}
 			}
-			u := *req.URL
-			u.Scheme, u.Host = "http", strings.TrimPrefix(base, "http://")
-			req.URL = &u
-			req.RequestURI = ""
-			c := *client
-			c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-			resp, err := c.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			checkExchange(t, sent, reqBody, resp.StatusCode, resp.Header, readAllAndRestore(t, &resp.Body))
 			return resp
 		}
 	}

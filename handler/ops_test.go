@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,7 +41,8 @@ func newClockedHandler(t testing.TB) (*Handler, *testClock) {
 	return h, clock
 }
 
-// call runs one request through the net/http face and returns status and body.
+// call runs one request through the net/http face and returns status and body;
+// the exchange is checked against openapi.yaml (checkExchange).
 func call(t testing.TB, h http.Handler, method, target, jsonBody string) (int, string) {
 	t.Helper()
 	var body io.Reader
@@ -51,8 +53,10 @@ func call(t testing.TB, h http.Handler, method, target, jsonBody string) (int, s
 	if jsonBody != "" {
 		req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	}
+	sent := req.Clone(context.Background())
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
+	checkExchange(t, sent, []byte(jsonBody), rec.Code, rec.Result().Header, rec.Body.Bytes())
 	return rec.Code, rec.Body.String()
 }
 

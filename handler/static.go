@@ -42,12 +42,9 @@ func (h *Handler) addStatic(public fs.FS) error {
 		sum := sha256.Sum256(data)
 		f := &staticFile{
 			data:        data,
-			contentType: mime.TypeByExtension(path.Ext(name)),
+			contentType: contentType(name),
 			etag:        `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`,
 			html:        path.Ext(name) == ".html",
-		}
-		if f.contentType == "" {
-			f.contentType = "application/octet-stream"
 		}
 		serve := func(req *request, resp *response) { f.serve(req, resp) }
 		paths := []string{"/" + name}
@@ -62,6 +59,26 @@ func (h *Handler) addStatic(public fs.FS) error {
 		}
 		return nil
 	})
+}
+
+// contentTypes are the types of the landing page's files that Go's built-in
+// table lacks: mime.TypeByExtension would take them from the host's
+// /etc/mime.types, which differs between machines (application/x-yaml here,
+// nothing in the distroless image).
+var contentTypes = map[string]string{
+	".yaml": "application/yaml", // RFC 9512
+}
+
+// contentType is the Content-Type of the public file name.
+func contentType(name string) string {
+	ext := path.Ext(name)
+	if t, ok := contentTypes[ext]; ok {
+		return t
+	}
+	if t := mime.TypeByExtension(ext); t != "" {
+		return t
+	}
+	return "application/octet-stream"
 }
 
 func (f *staticFile) serve(req *request, resp *response) {

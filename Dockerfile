@@ -4,7 +4,7 @@
 #   docker build -t warmkv . && docker run --cpus 2 --memory 2g -p 7171:7171 warmkv
 # The process sizes itself from the container's limits: Go sets GOMAXPROCS from
 # the CPU quota, and warmkv derives the cache budget and GOMEMLIMIT from the
-# cgroup memory limit (see README, "Memory"). MAX_MEMORY and SIZE override.
+# cgroup memory limit (see docs/operations.md, "Memory"). MAX_MEMORY and SIZE override.
 
 ARG GO_VERSION=1.26
 

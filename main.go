@@ -4,8 +4,8 @@
 // environment, builds the app (cache, handler, snapshots) with the landing page
 // embedded, and hands it to the Lambda runtime when AWS_LAMBDA_RUNTIME_API is
 // set, or else to the standalone server (package server). The same binary is
-// the container's image and Lambda's bootstrap. See README.md for the
-// configuration.
+// the container's image and Lambda's bootstrap. See docs/configuration.md
+// for the configuration.
 package main
 
 import (

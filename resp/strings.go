@@ -85,7 +85,7 @@ func (c *conn) validEntry(key, value []byte) bool {
 
 // readFailed answers a read's error and reports whether it did. A value read
 // from the local copy while the shared tier is unavailable (ErrStale) is
-// answered as it is: RESP has no place to mark it, and the README says so.
+// answered as it is: RESP has no place to mark it, and docs/shared-tier.md says so.
 func (c *conn) readFailed(err error) bool {
 	if err == nil || errors.Is(err, cache.ErrStale) {
 		return false

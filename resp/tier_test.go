@@ -33,7 +33,7 @@ func TestSharedTierFaults(t *testing.T) {
 			args []string
 			want string
 		}{
-			{[]string{"GET", "warm"}, "$3\r\nold\r\n"}, // RESP cannot mark it stale: the README says so
+			{[]string{"GET", "warm"}, "$3\r\nold\r\n"}, // RESP cannot mark it stale: docs/shared-tier.md says so
 			{[]string{"GET", "cold"}, unavailable},
 			{[]string{"MGET", "warm", "cold"}, unavailable}, // one failure fails the whole array
 			{[]string{"SET", "k", "v"}, unavailable},

@@ -19,6 +19,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/warmkv/warmkv/internal/redistest"
 )
@@ -328,4 +329,133 @@ func respCommands(t *testing.T, addr string, commands ...string) []string {
 		}
 	}
 	return lines
+}
+
+// TestComposeMonitoringProfile: `docker compose --profile monitoring up` adds
+// Prometheus, scraping both instances with their token, and Grafana with the
+// dashboard provisioned; plain `up` starts neither.
+func TestComposeMonitoringProfile(t *testing.T) {
+	if plain := loadCompose(t); slices.Contains(plain.ServiceNames(), "prometheus") || slices.Contains(plain.ServiceNames(), "grafana") {
+		t.Errorf("`docker compose up` starts %v: monitoring belongs to its profile", plain.ServiceNames())
+	}
+	p := loadCompose(t, "monitoring")
+	prom, okProm := p.Services["prometheus"]
+	grafana, okGrafana := p.Services["grafana"]
+	if !okProm || !okGrafana {
+		t.Fatalf("the monitoring profile starts %v, want prometheus and grafana too", p.ServiceNames())
+	}
+	for _, s := range []types.ServiceConfig{prom, grafana} {
+		if !pinned.MatchString(s.Image) {
+			t.Errorf("%s image %q: pin an exact version", s.Name, s.Image)
+		}
+	}
+
+	// Prometheus: its configuration file, mounted from the repository,
+	// scrapes every warmkv service on its container port, with the token
+	// compose hands it as a secret.
+	configFile := mountedFile(t, prom, "/etc/prometheus/prometheus.yml")
+	var config struct {
+		ScrapeConfigs []struct {
+			Authorization struct {
+				CredentialsFile string `yaml:"credentials_file"`
+			} `yaml:"authorization"`
+			StaticConfigs []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	readYAML(t, configFile, &config)
+	var targets []string
+	var credentials []string
+	for _, sc := range config.ScrapeConfigs {
+		credentials = append(credentials, sc.Authorization.CredentialsFile)
+		for _, st := range sc.StaticConfigs {
+			targets = append(targets, st.Targets...)
+		}
+	}
+	slices.Sort(targets)
+	var want []string
+	for _, name := range warmkvServices {
+		want = append(want, name+":7171")
+	}
+	if !slices.Equal(targets, want) {
+		t.Errorf("Prometheus scrapes %v, want %v", targets, want)
+	}
+	secretFiles := map[string]bool{}
+	for _, ref := range prom.Secrets {
+		target := ref.Target
+		if target == "" {
+			target = ref.Source
+		}
+		if !strings.HasPrefix(target, "/") {
+			target = "/run/secrets/" + target
+		}
+		if secret := p.Secrets[ref.Source]; secret.Environment == "AUTH_TOKEN" {
+			secretFiles[target] = true
+		}
+	}
+	for _, c := range credentials {
+		if !secretFiles[c] {
+			t.Errorf("Prometheus reads its token from %q, which is no secret holding AUTH_TOKEN (%v)", c, prom.Secrets)
+		}
+	}
+
+	// Grafana: the data source is that Prometheus, and the dashboard
+	// provider loads the directory where dashboards/ is mounted.
+	provisioning := mountedFile(t, grafana, "/etc/grafana/provisioning")
+	var datasources struct {
+		Datasources []struct {
+			Type string `yaml:"type"`
+			URL  string `yaml:"url"`
+		} `yaml:"datasources"`
+	}
+	readYAML(t, provisioning+"/datasources/prometheus.yml", &datasources)
+	if len(datasources.Datasources) != 1 || datasources.Datasources[0].Type != "prometheus" ||
+		datasources.Datasources[0].URL != "http://prometheus:9090" {
+		t.Errorf("Grafana's data sources %+v, want the prometheus service", datasources.Datasources)
+	}
+	var providers struct {
+		Providers []struct {
+			Options struct {
+				Path string `yaml:"path"`
+			} `yaml:"options"`
+		} `yaml:"providers"`
+	}
+	readYAML(t, provisioning+"/dashboards/warmkv.yml", &providers)
+	if len(providers.Providers) != 1 {
+		t.Fatalf("dashboard providers %+v, want one", providers.Providers)
+	}
+	dashboards := mountedFile(t, grafana, providers.Providers[0].Options.Path)
+	if _, err := os.Stat(dashboards + "/warmkv.json"); err != nil || dashboards != repoFile("dashboards") {
+		t.Errorf("Grafana loads dashboards from %s, want the repository's dashboards/ (%v)", dashboards, err)
+	}
+	if value(grafana.Environment, "GF_SECURITY_ADMIN_PASSWORD") != dotEnvExample(t)["GRAFANA_ADMIN_PASSWORD"] {
+		t.Error("Grafana's admin password does not come from .env")
+	}
+}
+
+// mountedFile is the host path s mounts at target.
+func mountedFile(t *testing.T, s types.ServiceConfig, target string) string {
+	t.Helper()
+	for _, v := range s.Volumes {
+		if v.Type == types.VolumeTypeBind && v.Target == target {
+			if _, err := os.Stat(v.Source); err != nil {
+				t.Fatalf("%s mounts %s at %s: %v", s.Name, v.Source, target, err)
+			}
+			return v.Source
+		}
+	}
+	t.Fatalf("%s mounts nothing from the repository at %s", s.Name, target)
+	return ""
+}
+
+func readYAML(t *testing.T, path string, into any) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, into); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
 }

@@ -20,6 +20,9 @@ type metrics struct {
 	registry  *prometheus.Registry
 	requests  *prometheus.CounterVec
 	latencies *prometheus.HistogramVec
+	// shed counts the requests refused past MAX_IN_FLIGHT: they are 503s in
+	// requests too, and this keeps them apart from a shared tier's 503s.
+	shed prometheus.Counter
 	// observers caches the label lookups per (route, status): resolving labels on
 	// every request would hash them each time.
 	observers sync.Map // routeStatus → *observer
@@ -48,9 +51,13 @@ func newMetrics(store cache.Store, version, deployment string) *metrics {
 			// From 10µs (a cache hit) to 1s (something is badly wrong).
 			Buckets: []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, 1},
 		}, []string{"route", "status"}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "warmkv_http_requests_shed_total",
+			Help: "HTTP requests answered 503 at once because MAX_IN_FLIGHT requests were in progress.",
+		}),
 	}
 	m.registry.MustRegister(
-		m.requests, m.latencies,
+		m.requests, m.latencies, m.shed,
 		cacheCollector{store},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "warmkv_build_info",
@@ -76,6 +83,18 @@ func (m *metrics) observe(route string, status int, took time.Duration) {
 	obs := o.(*observer)
 	obs.requests.Inc()
 	obs.latency.Observe(took.Seconds())
+}
+
+// RegisterMetrics adds collectors to what GET /metrics exports: the counters
+// of the doors the handler does not see, such as the standalone server's
+// connection limit and its Redis-protocol port.
+func (h *Handler) RegisterMetrics(cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := h.metrics.registry.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // serveMetrics is GET /metrics.

@@ -328,6 +328,7 @@ func TestMetrics(t *testing.T) {
 		`warmkv_cache_operations_total{event="hit"} 1`,
 		`warmkv_cache_operations_total{event="miss"} 1`,
 		`warmkv_build_info{deployment="standalone",version="test"} 1`,
+		"warmkv_http_requests_shed_total 0",
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {

@@ -91,5 +91,6 @@ func (h *Handler) overloaded(req *request, resp *response) {
 	h.cors(req, resp)
 	resp.addHeader("Retry-After", retryAfterSeconds)
 	resp.fail(503, msgOverloaded)
+	h.metrics.shed.Inc()
 	h.metrics.observe(label, resp.Status, time.Since(began))
 }

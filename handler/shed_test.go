@@ -161,6 +161,10 @@ func TestShedsPastMaxInFlight(t *testing.T) {
 	if !strings.Contains(metrics, `warmkv_http_requests_total{route="/get",status="503"} 1`) {
 		t.Errorf("metrics do not count the refused GET:\n%s", grepLines(metrics, "warmkv_http_requests_total"))
 	}
+	// And apart, so that a dashboard tells shedding from a shared tier's 503s.
+	if !strings.Contains(metrics, "\nwarmkv_http_requests_shed_total 5\n") {
+		t.Errorf("metrics do not count the 5 shed requests apart:\n%s", grepLines(metrics, "shed"))
+	}
 }
 
 func TestNotShed(t *testing.T) {

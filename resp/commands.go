@@ -24,6 +24,8 @@ type command struct {
 	upper                   string // for "Try CLIENT HELP."
 	subOrder                []*command
 	alias                   string // DELETE is DEL under another name
+
+	slot int // its place in the per-command counts (stats.go)
 }
 
 // argDoc documents one argument for COMMAND DOCS, which redis-cli turns into
@@ -284,6 +286,10 @@ func commandTable() []*command {
 var (
 	commands    map[string]*command
 	commandList []*command
+	// slotNames names the per-command counts by slot: every command and
+	// subcommand ("client|id"), then "unknown" (unknownSlot).
+	slotNames   []string
+	unknownSlot int
 )
 
 func init() { commands, commandList = buildCommands() }
@@ -291,17 +297,24 @@ func init() { commands, commandList = buildCommands() }
 func buildCommands() (map[string]*command, []*command) {
 	list := commandTable()
 	m := make(map[string]*command, len(list))
+	slotNames = slotNames[:0]
 	for _, c := range list {
 		c.upper = strings.ToUpper(c.name)
+		c.slot = len(slotNames)
+		slotNames = append(slotNames, c.name)
 		if len(c.subOrder) > 0 {
 			c.subs = make(map[string]*command, len(c.subOrder))
 			for _, sub := range c.subOrder {
 				_, short, _ := strings.Cut(sub.name, "|")
 				c.subs[short] = sub
+				sub.slot = len(slotNames)
+				slotNames = append(slotNames, sub.name)
 			}
 		}
 		m[c.name] = c
 	}
+	unknownSlot = len(slotNames)
+	slotNames = append(slotNames, "unknown")
 	return m, list
 }
 
@@ -323,10 +336,21 @@ func lookup(table map[string]*command, name []byte) *command {
 	return table[string(lower[:len(name)])]
 }
 
-// execute runs one command, as Redis's processCommand does: unknown command,
-// then arity, then authentication, each refused with Redis's error.
+// execute runs one command and counts it, and whether it answered an error,
+// for the metrics.
 func (c *conn) execute(args [][]byte) {
 	c.commands.Add(1)
+	errs := c.out.errs
+	if slot := c.dispatch(args); slot >= 0 {
+		c.counted.add(c.stats, slot, c.out.errs != errs)
+	}
+}
+
+// dispatch runs one command, as Redis's processCommand does: unknown command,
+// then arity, then authentication, each refused with Redis's error. It
+// returns the slot the command is counted under, or -1 for what is not a
+// command.
+func (c *conn) dispatch(args [][]byte) int {
 	cmd := lookup(commands, args[0])
 	if cmd == nil {
 		if isHTTPVerb(args[0]) {
@@ -336,32 +360,33 @@ func (c *conn) execute(args [][]byte) {
 			c.srv.log.Warn("resp: HTTP request received on the Redis port; connection closed", "remote", c.remote)
 			c.closing = true
 			c.out.b = c.out.b[:0]
-			return
+			return -1
 		}
 		c.out.err(unknownCommand(args))
-		return
+		return unknownSlot
 	}
 	if cmd.subs != nil && len(args) >= 2 {
 		sub := lookup(cmd.subs, args[1])
 		if sub == nil {
 			c.out.err("ERR unknown subcommand '" + truncate(args[1], 128) + "'. Try " + cmd.upper + " HELP.")
-			return
+			return cmd.slot
 		}
 		cmd = sub
 	}
 	if n := len(args); cmd.arity > 0 && n != cmd.arity || cmd.arity < 0 && n < -cmd.arity {
 		c.out.err("ERR wrong number of arguments for '" + cmd.name + "' command")
-		return
+		return cmd.slot
 	}
 	if !c.authed && !cmd.noAuth {
 		c.out.err("NOAUTH Authentication required.")
-		return
+		return cmd.slot
 	}
 	c.lastCmd = cmd.name
 	if c.srv.beforeCommand != nil {
 		c.srv.beforeCommand(args)
 	}
 	cmd.run(c, args)
+	return cmd.slot
 }
 
 // isHTTPVerb recognises the first word of an HTTP request line ("POST") or

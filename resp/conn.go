@@ -45,6 +45,8 @@ type conn struct {
 	lastCmd    string
 
 	commands atomic.Int64
+	stats    *commandStripe // where its commands are counted
+	counted  pendingCounts  // counts not yet added to stats
 
 	// Driver state.
 	nc       net.Conn      // goroutine driver
@@ -72,7 +74,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 		authed:  !s.authOn,
 		created: s.now(),
 		fd:      -1,
+		counted: pendingCounts{slot: -1},
 	}
+	c.stats = s.stats.forConn(c.id)
 	if a := nc.RemoteAddr(); a != nil {
 		c.remote = a.String()
 	}
@@ -110,6 +114,7 @@ func (c *conn) runBuffered(flush func() bool) {
 			break
 		}
 	}
+	c.counted.flush(c.stats)
 	// Drop references into the buffer so that it can be reused or freed.
 	clear(c.args[:cap(c.args)])
 	if c.r == c.w {

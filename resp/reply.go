@@ -13,6 +13,7 @@ import (
 type reply struct {
 	b     []byte
 	resp3 bool
+	errs  uint32 // error replies written so far, for the failed-command counts
 }
 
 func (r *reply) ok() { r.b = append(r.b, "+OK\r\n"...) }
@@ -28,6 +29,7 @@ func (r *reply) simple(s string) {
 // CR and LF become spaces, as Redis does, because an error reply is one line and
 // messages may quote what the client sent.
 func (r *reply) err(msg string) {
+	r.errs++
 	r.b = append(r.b, '-')
 	if strings.ContainsAny(msg, "\r\n") {
 		msg = strings.Map(func(c rune) rune {

@@ -160,6 +160,8 @@ type Server struct {
 	nextID        atomic.Int64
 	totalConns    atomic.Int64
 	rejectedConns atomic.Int64
+
+	stats commandStats // per-command counts (stats.go)
 }
 
 // New checks the options and builds a server; Serve starts it.
@@ -190,6 +192,7 @@ func New(o Options) (*Server, error) {
 		now:       o.Now,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		stats:     newCommandStats(),
 		lim: limits{
 			maxArgs:    cmp0(o.MaxArgs, defaultMaxArgs),
 			maxCommand: cmp0(o.MaxCommandBytes, defaultMaxCommandBytes),
@@ -331,8 +334,10 @@ func (s *Server) admit(nc net.Conn) *conn {
 	s.connWG.Add(1)
 	s.totalConns.Add(1)
 	if len(s.loops) > 0 {
-		l := s.loops[s.nextLoop%len(s.loops)]
+		i := s.nextLoop % len(s.loops)
+		l := s.loops[i]
 		s.nextLoop++
+		c.stats = s.stats.stripes[i%len(s.stats.stripes)] // the loop's own
 		if l.attach(c, nc) {
 			return nil
 		}

@@ -61,11 +61,22 @@ func open(a *app.App) (*doors, error) {
 		_ = ln.Close()
 		return nil, err
 	}
+	limited := newConnLimitListener(ln, a.Config.MaxConns, a.Logger)
+	metrics := doorMetrics{resp: respSrv}
+	metrics.conns, _ = limited.(*connLimitListener)
+	if err := a.Handler.RegisterMetrics(metrics); err != nil {
+		a.Logger.Error("registering the doors' metrics", "err", err)
+		_ = ln.Close()
+		if respSrv != nil {
+			_ = respSrv.Close()
+		}
+		return nil, err
+	}
 	logListening(a, ln.Addr())
 	return &doors{
 		app:        a,
 		http:       newHTTPServer(a),
-		httpLn:     newDrainListener(newConnLimitListener(ln, a.Config.MaxConns, a.Logger), a.Logger),
+		httpLn:     newDrainListener(limited, a.Logger),
 		resp:       respSrv,
 		respServed: respServed,
 	}, nil

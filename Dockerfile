@@ -29,6 +29,13 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 # distroless/static: CA certificates, tzdata and /etc/passwd, but no shell or
 # package manager; the :nonroot tag's user is uid 65532.
 FROM gcr.io/distroless/static-debian12:nonroot
+# OCI labels: where the image comes from, which version it is, its licence.
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="warmkv" \
+      org.opencontainers.image.description="An in-memory key-value cache with an HTTP API and the Redis protocol" \
+      org.opencontainers.image.source="https://github.com/warmkv/warmkv" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="MIT"
 COPY --from=build /out/warmkv /warmkv
 # Snapshots go to /data; the directory must belong to the user the server runs as.
 COPY --from=build --chown=65532:65532 /out/data /data

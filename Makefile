@@ -70,7 +70,7 @@ clean: ## remove build output
 .PHONY: lambda build-WarmkvFunction docker vercel-build-check
 
 lambda: ## build ./bootstrap for AWS Lambda (provided.al2023, arm64), as sam build does
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags '-s -w' -o bootstrap .
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags '$(LDFLAGS)' -o bootstrap .
 
 build-WarmkvFunction: lambda
 	cp bootstrap $(ARTIFACTS_DIR)/bootstrap

@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"runtime"
 
 	"github.com/warmkv/warmkv/app"
 	"github.com/warmkv/warmkv/awslambda"
@@ -22,7 +23,8 @@ import (
 	"github.com/warmkv/warmkv/server"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
+// version is set at build time with -ldflags "-X main.version=…": the
+// Makefile and the Dockerfile set it from git describe.
 var version = "dev"
 
 //go:embed public
@@ -31,7 +33,13 @@ var publicFiles embed.FS
 func main() {
 	healthcheck := flag.Bool("healthcheck", false,
 		"probe /healthz of the server configured by PORT on loopback and exit 0 if healthy (for container health checks, which have no shell or curl)")
+	showVersion := flag.Bool("version", false, "print the version and the Go version it was built with, then exit")
+	flag.Usage = usage
 	flag.Parse()
+	if *showVersion {
+		fmt.Printf("warmkv %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return
+	}
 	if *healthcheck {
 		if err := server.Healthcheck(os.Getenv("PORT")); err != nil {
 			fmt.Fprintln(os.Stderr, "warmkv: healthcheck:", err)
@@ -40,6 +48,16 @@ func main() {
 		return
 	}
 	os.Exit(run())
+}
+
+// usage is -h's answer: what warmkv is, its flags, and where its
+// configuration comes from.
+func usage() {
+	out := flag.CommandLine.Output()
+	fmt.Fprintf(out, "warmkv %s: an in-memory key-value cache with an HTTP API.\n\n", version)
+	fmt.Fprintf(out, "Usage: %s [flags]\n\nWithout flags it serves, configured by the environment\n", os.Args[0])
+	fmt.Fprintf(out, "(PORT, MAX_MEMORY, AUTH_TOKEN, REDIS_URL, ...; see docs/configuration.md).\n\nFlags:\n")
+	flag.PrintDefaults()
 }
 
 // run builds the app and serves it; it returns the exit code.

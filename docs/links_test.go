@@ -160,7 +160,7 @@ var lineAnchor = regexp.MustCompile(`^L\d+(-L\d+)?$`)
 // of its target has.
 func TestMarkdownLinks(t *testing.T) {
 	files := markdownFiles(t)
-	for _, must := range []string{"README.md", "ARCHITECTURE.md", "bench/README.md", "docs/README.md"} {
+	for _, must := range []string{"README.md", "ARCHITECTURE.md", "CHANGELOG.md", "bench/README.md", "docs/README.md"} {
 		if !slices.Contains(files, must) {
 			t.Errorf("%s is missing", must)
 		}

@@ -160,6 +160,45 @@ func TestDockerfile(t *testing.T) {
 		t.Errorf("VOLUME %q owned by %q, want /data owned by the USER %q", volume, dataOwner, user)
 	}
 
+	// OCI labels: the source, the version the build passed (the same ARG
+	// the binary gets), and the licence the LICENSE file states.
+	labels := map[string]string{}
+	versionArg := false
+	for _, in := range final {
+		switch in.cmd {
+		case "ARG":
+			versionArg = versionArg || strings.HasPrefix(in.args, "VERSION")
+		case "LABEL":
+			for _, m := range regexp.MustCompile(`([\w.-]+)=(?:"([^"]*)"|(\S+))`).FindAllStringSubmatch(in.args, -1) {
+				labels[m[1]] = m[2] + m[3]
+			}
+		}
+	}
+	license, err := os.ReadFile(repoFile("LICENSE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gomod, err := os.ReadFile(repoFile("go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	module := regexp.MustCompile(`(?m)^module\s+(\S+)`).FindSubmatch(gomod)
+	if module == nil {
+		t.Fatal("go.mod names no module")
+	}
+	for key, want := range map[string]string{
+		"org.opencontainers.image.source":   "https://" + string(module[1]),
+		"org.opencontainers.image.version":  "${VERSION}",
+		"org.opencontainers.image.licenses": strings.Fields(string(license))[0],
+	} {
+		if labels[key] != want {
+			t.Errorf("LABEL %s=%q, want %q", key, labels[key], want)
+		}
+	}
+	if !versionArg {
+		t.Error("the final stage declares no ARG VERSION: its LABEL would read it empty (an ARG belongs to one stage)")
+	}
+
 	// .dockerignore keeps the context small but must keep what go build reads.
 	ignore, err := os.ReadFile(repoFile(".dockerignore"))
 	if err != nil {

@@ -45,12 +45,17 @@ type flavour struct {
 }
 
 // lambdaBuildFlags are the go build flags of `make lambda`, which `sam build`
-// runs (template.yaml, BuildMethod: makefile). TestMakefileBuildsWhatTheTestsBuild
+// runs (template.yaml, BuildMethod: makefile), with lambdaVersion for the
+// version git describe gives there. TestMakefileBuildsWhatTheTestsBuild
 // holds the Makefile to them.
-var lambdaBuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w"}
+var lambdaBuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w -X main.version=" + lambdaVersion}
 
-// containerVersion is what the container build's -X main.version sets here.
-const containerVersion = "container-test"
+// containerVersion and lambdaVersion are what the container and Lambda
+// builds' -X main.version set here.
+const (
+	containerVersion = "container-test"
+	lambdaVersion    = "lambda-test"
+)
 
 var (
 	// plainBuild is `go build .`, what `go run .` runs.

@@ -349,9 +349,17 @@ func TestMakefileBuildsWhatTheTestsBuild(t *testing.T) {
 		return ""
 	}
 	lambda := recipe("lambda")
-	want := "CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags '-s -w' -o bootstrap ."
+	want := "CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags '$(LDFLAGS)' -o bootstrap ."
 	if lambda != want {
 		t.Errorf("make lambda runs\n %s\nbut the tests build and run\n %s", lambda, want)
+	}
+	// $(LDFLAGS) is what lambdaBuildFlags pass, with the version git describe gives.
+	ldflags := regexp.MustCompile(`(?m)^LDFLAGS\s*:=\s*(.*)\$\(VERSION\)\s*$`).FindSubmatch(makefile)
+	if ldflags == nil || string(ldflags[1])+lambdaVersion != lambdaBuildFlags[len(lambdaBuildFlags)-1] {
+		t.Errorf("the Makefile's LDFLAGS %q are not the tests' %q", ldflags, lambdaBuildFlags)
+	}
+	if !regexp.MustCompile(`(?m)^VERSION \?= \$\(shell git describe `).Match(makefile) {
+		t.Error("the Makefile does not take VERSION from git describe")
 	}
 	if sam := recipe("build-WarmkvFunction"); !strings.Contains(sam, "cp bootstrap $(ARTIFACTS_DIR)") ||
 		!strings.Contains(string(makefile), "build-WarmkvFunction: lambda") {

@@ -47,6 +47,7 @@ func startRESP(a *app.App) (*resp.Server, <-chan error, error) {
 		ReadTimeout:  cfg.ReadTimeout,
 		WriteTimeout: cfg.WriteTimeout,
 		IdleTimeout:  cfg.RespIdleTimeout,
+		EventLoops:   eventLoops(a),
 		Version:      a.Version,
 		Logger:       logger,
 	})
@@ -92,3 +93,17 @@ func (s snapshotter) Snapshot() error {
 
 func (s snapshotter) LastSave() time.Time { return s.saver.LastSave() }
 func (s snapshotter) InProgress() bool    { return s.saver.InProgress() }
+
+// eventLoops is resp.Options.EventLoops for the app: the default (epoll event
+// loops on Linux) for the in-process cache, whose commands never wait, and a
+// goroutine per connection (-1) with a shared tier. There every command may
+// wait on the network for up to REDIS_TIMEOUT, and an event loop runs its
+// connections' commands one after another, so one slow call would hold up
+// every other connection of the loop: under 50-500 ms of latency to Redis,
+// GETs waited 1.5 s with REDIS_TIMEOUT=500ms (e2e TestVerifyTierUnderFaults).
+func eventLoops(a *app.App) int {
+	if a.Shared != nil {
+		return -1
+	}
+	return 0
+}

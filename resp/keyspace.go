@@ -184,20 +184,16 @@ func cmdTTL(ms bool) func(c *conn, args [][]byte) {
 	}
 }
 
+// cmdPersist removes the expiry of a key that has one, in one step of the
+// store (ExpireIf with ExpireIfSet, as EXPIRE XX): deciding from a Lookup
+// first would not be atomic, and a shared tier's Lookup may answer from a
+// local copy that is LOCAL_TTL old.
 func cmdPersist(c *conn, args [][]byte) {
 	if !c.validKey(args[1]) {
 		return
 	}
-	key := unsafeString(args[1])
-	_, expireAt, ok, err := c.srv.kv.Lookup(key)
-	if c.readFailed(err) {
-		return
-	}
-	if !ok || expireAt == 0 {
-		c.out.int(0)
-		return
-	}
-	changed, err := c.srv.kv.Expire(key, 0)
+	// A copy, not a view of the read buffer: a write may keep its key.
+	_, changed, err := c.srv.kv.ExpireIf(string(args[1]), 0, cache.ExpireIfSet)
 	if err != nil {
 		c.storeFailed(err)
 		return

@@ -2,6 +2,7 @@ package resp
 
 import (
 	"testing"
+	"time"
 
 	"github.com/warmkv/warmkv/cache"
 )
@@ -47,4 +48,42 @@ func TestSharedTierFaults(t *testing.T) {
 			}
 		}
 	})
+}
+
+// staleCopies is a shared tier whose reads answer from local copies that
+// another instance's writes have not reached yet (the tier allows that for
+// LOCAL_TTL): every read says the key is absent, while the tier itself, where
+// writes run, holds what the cache holds.
+type staleCopies struct{ *cache.Cache }
+
+func (staleCopies) Lookup(string) (string, int64, bool, error) { return "", 0, false, nil }
+func (staleCopies) Get(string) (string, bool, error)           { return "", false, nil }
+
+// TestPersistDecidesInTheStore: PERSIST is a write, and writes are
+// linearizable at the tier; it must not decide from a read, which may be
+// a stale local copy. (Found by e2e TestVerifyTierUnderFaults: PERSIST
+// answered 0 and left an expiry in place, or answered 1 for a key without
+// one.)
+func TestPersistDecidesInTheStore(t *testing.T) {
+	clk := newClock()
+	overStale := func(o *Options) {
+		if c, ok := o.Store.(*cache.Cache); ok {
+			o.Store = staleCopies{c}
+		}
+	}
+	ts := startServer(t, defaultDriver(), withClock(clk), overStale)
+	if err := ts.kv.Set("k", "v", clk.Now().Add(time.Minute).UnixNano()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.kv.Set("plain", "v", 0); err != nil {
+		t.Fatal(err)
+	}
+	runScript(t, ts.raw(t), []step{
+		{cmd("PERSIST", "k"), ":1\r\n"},
+		{cmd("PERSIST", "plain"), ":0\r\n"},
+		{cmd("PERSIST", "nokey"), ":0\r\n"},
+	})
+	if _, expireAt, ok, _ := ts.kv.Lookup("k"); !ok || expireAt != 0 {
+		t.Errorf("after PERSIST k: found %v, expiry %d; want the key without expiry", ok, expireAt)
+	}
 }

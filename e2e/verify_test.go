@@ -124,26 +124,27 @@ func countKinds(history []kvcheck.Op) map[string]int {
 	return m
 }
 
-// requireCaught checks that an anomaly injected into a history passes no
-// check: the check that passed the real history can fail.
-func requireCaught(t *testing.T, history []kvcheck.Op, widen func([]kvcheck.Op) []kvcheck.Op) {
+// requireCaught checks that anomalies injected into a history are caught by
+// the check that passed it: it can fail. staleness is how stale a read may
+// be, which the injected stale read exceeds.
+func requireCaught(t *testing.T, history []kvcheck.Op, staleness time.Duration, check func([]kvcheck.Op) error) {
 	t.Helper()
 	for _, inj := range []struct {
 		name   string
 		inject func([]kvcheck.Op) ([]kvcheck.Op, kvcheck.Op, bool)
-	}{{"stale read", kvcheck.InjectStaleRead}, {"lost update", kvcheck.InjectLostUpdate}} {
+	}{
+		{"stale read", func(h []kvcheck.Op) ([]kvcheck.Op, kvcheck.Op, bool) { return kvcheck.InjectStaleRead(h, staleness) }},
+		{"lost update", kvcheck.InjectLostUpdate},
+	} {
 		bad, op, ok := inj.inject(history)
 		if !ok {
 			t.Errorf("found no place to inject a %s", inj.name)
 			continue
 		}
-		res := kvcheck.Check(widen(bad), kvcheck.Options{})
-		if len(res.Illegal) == 0 {
+		if check(bad) == nil {
 			t.Errorf("a %s injected into the history (%s) was not caught", inj.name, op.In)
 			continue
 		}
 		report(t, "an injected %s (%s) is caught", inj.name, op.In)
 	}
 }
-
-func asIs(h []kvcheck.Op) []kvcheck.Op { return h }

@@ -87,7 +87,8 @@ func TestTheRealStoreIsLinearizable(t *testing.T) {
 	t.Logf("%d ops on %d keys linearizable, checked in %v; by kind %v", res.Ops, res.Keys, res.Took, kinds)
 
 	// The same history with one anomaly added each is caught.
-	for name, inject := range map[string]func([]Op) ([]Op, Op, bool){"stale read": InjectStaleRead, "lost update": InjectLostUpdate} {
+	staleRead := func(h []Op) ([]Op, Op, bool) { return InjectStaleRead(h, 0) }
+	for name, inject := range map[string]func([]Op) ([]Op, Op, bool){"stale read": staleRead, "lost update": InjectLostUpdate} {
 		bad, op, ok := inject(history)
 		if !ok {
 			t.Fatalf("no place in the history to inject a %s", name)

@@ -1,6 +1,7 @@
 package kvcheck
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -98,6 +99,7 @@ func Check(history []Op, o Options) Result {
 					res.Illegal = append(res.Illegal, v)
 					mu.Unlock()
 				case porcupine.Unknown:
+					saveKeyHistory(o.VisualizeDir, key, part)
 					mu.Lock()
 					res.TimedOut = append(res.TimedOut, key)
 					mu.Unlock()
@@ -139,6 +141,7 @@ func explain(model porcupine.Model, part []porcupine.Operation, o Options) Viola
 		if err := os.MkdirAll(o.VisualizeDir, 0o755); err == nil && porcupine.VisualizePath(model, info, name) == nil {
 			v.Visual = name
 		}
+		saveKeyHistory(o.VisualizeDir, v.Key, part)
 		// The key's whole history as text, by call time, for grep.
 		sorted := append([]porcupine.Operation(nil), part...)
 		sort.Slice(sorted, func(i, j int) bool { return sorted[i].Call < sorted[j].Call })
@@ -204,4 +207,30 @@ func sanitize(key string) string {
 		}
 		return '_'
 	}, key)
+}
+
+// saveKeyHistory writes one key's ops as JSON to dir, if set, so that a
+// violation or an undecided search can be examined and checked again
+// (ReadHistory).
+func saveKeyHistory(dir, key string, part []porcupine.Operation) {
+	if dir == "" {
+		return
+	}
+	ops := make([]Op, len(part))
+	for i, p := range part {
+		ops[i] = Op{Client: p.ClientId, In: p.Input.(Input), Out: p.Output.(Output), Call: p.Call, Return: p.Return}
+	}
+	if b, err := json.Marshal(ops); err == nil && os.MkdirAll(dir, 0o755) == nil {
+		_ = os.WriteFile(filepath.Join(dir, "history-"+sanitize(key)+".json"), b, 0o644)
+	}
+}
+
+// ReadHistory reads a history saveKeyHistory wrote.
+func ReadHistory(path string) ([]Op, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var ops []Op
+	return ops, json.Unmarshal(b, &ops)
 }

@@ -1,79 +1,55 @@
 package kvcheck
 
 import (
-	"sort"
 	"strings"
+	"time"
 )
 
 // Injections show that a check can fail: each adds one anomaly to a real
 // history, where no other op can explain it away, and Check must then find
 // the key not linearizable.
 
-// InjectStaleRead adds a read that, just after a GETSET or SET ... GET
+// InjectStaleRead adds a read that, staleness after a GETSET or SET ... GET
 // replaced a value, returns the value it replaced. The replaced value is one
 // only its own write produced (not a number, which increments can produce
-// again), so no order makes the read legal. It returns the new history and
-// the injected op, or ok false if the history has no such write.
-func InjectStaleRead(history []Op) (out []Op, injected Op, ok bool) {
+// again), so no order makes the read legal unless it may be staler than
+// staleness. It returns the new history and the injected op, or ok false if
+// the history has no such write.
+func InjectStaleRead(history []Op, staleness time.Duration) (out []Op, injected Op, ok bool) {
 	for _, w := range history {
 		if w.In.Kind != Set || !w.In.ReturnOld || w.In.Cond != Always || w.Out.Status != OK ||
 			!w.Out.Found || !producedOnce(w.Out.Value) || w.Out.Value == w.In.Value {
 			continue
 		}
+		at := w.Return + int64(staleness) + 1
 		r := Op{Client: nextClient(history), Instance: w.Instance, Door: w.Door,
-			In:  Input{Kind: Get, Key: w.In.Key, Call: w.Return + 1, Return: w.Return + 2},
-			Out: Output{Found: true, Value: w.Out.Value}, Call: w.Return + 1, Return: w.Return + 2}
+			In:  Input{Kind: Get, Key: w.In.Key, Call: at, Return: at + 1},
+			Out: Output{Found: true, Value: w.Out.Value}, Call: at, Return: at + 1}
 		return append(append([]Op(nil), history...), r), r, true
 	}
 	return history, Op{}, false
 }
 
-// InjectLostUpdate adds an acknowledged write of a fresh value just before a
-// read that does not see it, in a gap where no other op on the key is in
-// flight: the write is lost. It returns the new history and the injected op,
-// or ok false if the history has no such gap.
+// InjectLostUpdate adds, just after an acknowledged append, a GETSET whose
+// answer says the append never happened: the value it returns as the old one
+// is the appended value without the fragment. That value is one only its own
+// write produced, so no order makes it legal. It returns the new history and
+// the injected op, or ok false if the history has no such append.
 func InjectLostUpdate(history []Op) (out []Op, injected Op, ok bool) {
-	byKey := map[string][]Op{}
-	for _, op := range history {
-		if op.Out.Status == Unknown && op.In.Kind.Reads() {
+	for _, a := range history {
+		if a.In.Kind != Append || a.In.Prepend || a.In.Length || a.Out.Status != OK || !strings.HasSuffix(a.Out.Value, a.In.Value) {
 			continue
 		}
-		byKey[op.In.Key] = append(byKey[op.In.Key], op)
-	}
-	keys := make([]string, 0, len(byKey))
-	for k := range byKey {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		ops := byKey[k]
-		sort.Slice(ops, func(i, j int) bool { return ops[i].Call < ops[j].Call })
-		for i, g := range ops {
-			if g.In.Kind != Get || g.Out.Status != OK || i == 0 {
-				continue
-			}
-			// Nothing else on the key may be in flight from the gap to the
-			// read's answer; the gap opens when the last op before it returned.
-			gapStart, quiet := int64(0), true
-			for j, op := range ops {
-				if j == i {
-					continue
-				}
-				if op.Return < g.Call {
-					gapStart = max(gapStart, op.Return)
-				} else if op.Call <= g.Return {
-					quiet = false
-					break
-				}
-			}
-			if !quiet || g.Call-gapStart < 3 {
-				continue
-			}
-			w := Op{Client: nextClient(history), Instance: g.Instance, Door: g.Door,
-				In:   Input{Kind: Set, Key: k, Value: "lost-update", Expiry: ExpNone, Call: gapStart + 1, Return: g.Call - 1},
-				Call: gapStart + 1, Return: g.Call - 1}
-			return append(append([]Op(nil), history...), w), w, true
+		before := strings.TrimSuffix(a.Out.Value, a.In.Value)
+		if !producedOnce(before) {
+			continue
 		}
+		at := a.Return + 1
+		x := Op{Client: nextClient(history), Instance: a.Instance, Door: a.Door,
+			In:   Input{Kind: Set, Key: a.In.Key, Value: "lost-update", ReturnOld: true, Call: at, Return: at + 1},
+			Out:  Output{Found: true, Value: before},
+			Call: at, Return: at + 1}
+		return append(append([]Op(nil), history...), x), x, true
 	}
 	return history, Op{}, false
 }

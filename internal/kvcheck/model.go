@@ -63,11 +63,17 @@ func sat(a, b int64) int64 {
 }
 
 // step returns every state the key can be in after in answered out from s;
-// none if the answer is impossible.
+// none if the answer is impossible. A write whose outcome is unknown may
+// also have had no effect: wherever the search places it, both remain
+// possible, so it need not be tried at every later moment to stand for
+// "never", which made the search blow up on histories with many of them.
 func step(s state, in Input, out Output, tol int64) []state {
 	var next []state
 	for _, p := range s.candidates(in.Call, in.Return, tol) {
 		next = append(next, apply(p, in, out, tol)...)
+	}
+	if out.Status == Unknown {
+		next = append(next, s)
 	}
 	return next
 }

@@ -48,6 +48,16 @@ type LoadOptions struct {
 	// FirstClient numbers the clients from here, so that several loads can
 	// share a history.
 	FirstClient int
+	// Backoff, after an answer that leaves a write's outcome open, holds
+	// the client's writes back for that long, as a client honouring
+	// Retry-After would; it keeps reading meanwhile. Every such write may
+	// take effect at any later moment, and the checker's search grows with
+	// each one pending on a key.
+	Backoff time.Duration
+	// Pace is the least time between one client's commands. Fewer commands
+	// on a key at once keep the search for an order short when windows are
+	// long (slow answers, reads widened by a staleness bound).
+	Pace time.Duration
 }
 
 // RunLoad runs one goroutine per target, each sending the workload's
@@ -75,8 +85,17 @@ func RunLoad(ctx context.Context, targets []Target, o LoadOptions) ([]Op, error)
 				history = append(history, mine...)
 				mu.Unlock()
 			}()
+			var holdUntil time.Time
+			var next time.Time
 			for ctx.Err() == nil && (o.MaxOps == 0 || total.Load() < o.MaxOps) {
+				if o.Pace > 0 {
+					time.Sleep(time.Until(next))
+					next = time.Now().Add(o.Pace)
+				}
 				in := g.Next(t.Client.Door())
+				if in.Kind.writes() && time.Now().Before(holdUntil) {
+					in = Input{Kind: Get, Key: in.Key, MaxRunes: in.MaxRunes}
+				}
 				op, err := Do(t.Client, o.FirstClient+i, t.Instance, in)
 				if err != nil {
 					mu.Lock()
@@ -90,6 +109,13 @@ func RunLoad(ctx context.Context, targets []Target, o LoadOptions) ([]Op, error)
 				g.Observe(op.In, op.Out)
 				mine = append(mine, op)
 				total.Add(1)
+				if op.Out.Status == Unknown && o.Backoff > 0 {
+					if in.Kind.writes() {
+						holdUntil = time.Now().Add(o.Backoff)
+					} else {
+						time.Sleep(10 * time.Millisecond) // no tight loop of refused reads
+					}
+				}
 			}
 		}()
 	}

@@ -1,6 +1,7 @@
 // Package redistest runs real redis-server processes for tests: a single
-// server, or a Redis Cluster of several primaries, on loopback ports, without
-// persistence, stopped when the test ends.
+// server, or a Redis Cluster of several primaries (with replicas, behind
+// announced addresses if asked), on loopback ports, without persistence
+// unless given arguments for it, stopped when the test ends.
 //
 // Without redis-server a test skips, except in CI (CI=true), where a missing
 // tool is a failure: .ci/run installs it.
@@ -53,6 +54,12 @@ func Start(tb testing.TB, args ...string) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return startAt(tb, addr, args...)
+}
+
+// startAt is Start on a chosen address.
+func startAt(tb testing.TB, addr string, args ...string) *Server {
+	tb.Helper()
 	s := &Server{tb: tb, path: Need(tb, "redis-server"), args: args, dir: tb.TempDir(), Addr: addr}
 	if err := s.start(); err != nil {
 		tb.Fatal(err)
@@ -145,16 +152,40 @@ func CLI(tb testing.TB, args ...string) string {
 	return string(out)
 }
 
-// Cluster is a Redis Cluster of primaries without replicas.
+// Cluster is a Redis Cluster; Role says which nodes are primaries now.
 type Cluster struct {
 	Nodes []*Server
+	tb    testing.TB
+}
+
+// ClusterOptions shape a cluster for StartClusterWith.
+type ClusterOptions struct {
+	// Primaries is at least three, as redis-cli --cluster create requires.
+	Primaries int
+	// Replicas is how many replicas each primary gets.
+	Replicas int
+	// Announce, when set, is given each node's own address before the node
+	// starts and returns the address the node gives clients and the other
+	// nodes for itself (cluster-announce-ip and -port): a proxy in front of
+	// it, which must already listen. The cluster bus stays direct.
+	Announce func(node int, addr string) string
+	// Args are more redis-server arguments for every node.
+	Args []string
 }
 
 // StartCluster runs a Redis Cluster of n primaries (at least three, as
 // redis-cli --cluster create requires) and waits until every slot is served.
 func StartCluster(tb testing.TB, n int) *Cluster {
 	tb.Helper()
-	c := &Cluster{}
+	return StartClusterWith(tb, ClusterOptions{Primaries: n})
+}
+
+// StartClusterWith runs a Redis Cluster as o says and waits until every slot
+// is served and every replica is in sync with its primary.
+func StartClusterWith(tb testing.TB, o ClusterOptions) *Cluster {
+	tb.Helper()
+	c := &Cluster{tb: tb}
+	n := o.Primaries * (1 + o.Replicas)
 	addrs := make([]string, n)
 	for i := range n {
 		// The cluster bus defaults to the port + 10000, which does not exist
@@ -164,26 +195,57 @@ func StartCluster(tb testing.TB, n int) *Cluster {
 			tb.Fatal(err)
 		}
 		_, busPort, _ := net.SplitHostPort(bus)
-		node := Start(tb, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
-			"--cluster-port", busPort)
+		addr, err := FreeAddr()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		args := append([]string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
+			"--cluster-port", busPort}, o.Args...)
+		if o.Announce != nil {
+			host, port, err := net.SplitHostPort(o.Announce(i, addr))
+			if err != nil {
+				tb.Fatal(err)
+			}
+			args = append(args, "--cluster-announce-ip", host, "--cluster-announce-port", port, "--cluster-announce-bus-port", busPort)
+		}
+		node := startAt(tb, addr, args...)
 		c.Nodes = append(c.Nodes, node)
 		addrs[i] = node.Addr
 	}
-	CLI(tb, append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", "0", "--cluster-yes")...)
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	CLI(tb, append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", fmt.Sprint(o.Replicas), "--cluster-yes")...)
+	c.WaitReady(20 * time.Second)
+	return c
+}
+
+// WaitReady waits until every node says the cluster is ok and every replica
+// is in sync with its primary.
+func (c *Cluster) WaitReady(limit time.Duration) {
+	c.tb.Helper()
+	for deadline := time.Now().Add(limit); ; time.Sleep(100 * time.Millisecond) {
 		if c.ready() {
-			return c
+			return
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("cluster did not become ready: %s", c.Nodes[0].CLI("cluster", "info"))
+			c.tb.Fatalf("cluster did not become ready: %s", c.Nodes[0].CLI("cluster", "info"))
 		}
 	}
 }
 
-// ready reports whether every node says the cluster is ok.
+// Role is what ROLE says the node is: "master" or "slave".
+func (s *Server) Role() string {
+	s.tb.Helper()
+	role, _, _ := strings.Cut(s.CLI("role"), "\n")
+	return strings.TrimSpace(role)
+}
+
+// ready reports whether every node says the cluster is ok, and every
+// replica that its link to its primary is up.
 func (c *Cluster) ready() bool {
 	for _, node := range c.Nodes {
 		if !strings.Contains(node.CLI("cluster", "info"), "cluster_state:ok") {
+			return false
+		}
+		if info := node.CLI("info", "replication"); strings.Contains(info, "role:slave") && !strings.Contains(info, "master_link_status:up") {
 			return false
 		}
 	}

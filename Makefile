@@ -2,7 +2,7 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: help run build test bench bench-http bench-memory bench-conns bench-slow bench-resp bench-redisclient bench-shared bench-overload bench-coldstart bench-growth soak fuzz lint ci clean
+.PHONY: help run build test bench bench-http bench-memory bench-conns bench-slow bench-resp bench-redisclient bench-shared bench-overload bench-coldstart bench-growth soak verify fuzz lint ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,12 @@ bench-growth: ## open-loop GET p99.9 while the cache fills from empty vs once fu
 
 soak: ## 10-minute soak checked against a model; RSS stable (SOAK_DURATION=60s for a smoke run)
 	bash bench/soak.sh
+
+verify: ## long verification (docs/verification.md): 1M ops checked, 100 crash loops, faults on Redis and a Cluster; log in test-artifacts/verify (needs redis-server)
+	@mkdir -p test-artifacts/verify
+	@WARMKV_VERIFY=long WARMKV_VERIFY_OUT=$(CURDIR)/test-artifacts/verify flock /tmp/warmkv-bench.lock \
+		go test -count=1 -timeout 2h -run '^TestVerify' -v ./e2e/ > test-artifacts/verify/verify.log 2>&1; \
+		status=$$?; grep -E 'verify: |^(--- FAIL|FAIL|ok)' test-artifacts/verify/verify.log; exit $$status
 
 fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
 	@for pkg in $$(go list ./...); do for t in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \

@@ -96,8 +96,8 @@ func TestVerifyTierUnderFaults(t *testing.T) {
 			inject: func(t *testing.T) { addToxics(t, ts.own[0][0], partition) },
 			heal:   func(t *testing.T) { removeToxics(t, ts.own[0][0], partition) }},
 		fault{name: "Redis restart (appendfsync always)",
-			inject: func(t *testing.T) { redis.Kill() },
-			heal:   func(t *testing.T) { redis.Restart() }},
+			inject: func(*testing.T) { redis.Kill() },
+			heal:   func(*testing.T) { redis.Restart() }},
 	)
 	for i, f := range faults {
 		t.Run(f.name, func(t *testing.T) { ts.run(t, f, i, i == 0) })
@@ -137,7 +137,7 @@ func TestVerifyClusterUnderFaults(t *testing.T) {
 	}
 	var promoted *redistest.Server
 	faults := append(ts.networkFaults(), fault{name: "primary failover (CLUSTER FAILOVER)",
-		inject: func(t *testing.T) {
+		inject: func(*testing.T) {
 			for _, node := range cluster.Nodes {
 				if node.Role() == "slave" {
 					promoted = node

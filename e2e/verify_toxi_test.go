@@ -18,6 +18,9 @@ import (
 type toxiServer struct{ api *toxiproxy.ApiServer }
 
 func newToxiServer() *toxiServer {
+	// Some toxics log to zerolog's global logger at trace level, into the
+	// test's output.
+	zerolog.SetGlobalLevel(zerolog.WarnLevel)
 	return &toxiServer{toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())}
 }
 

@@ -137,14 +137,14 @@ func TestStartRESPDoesNotQueueConnectionsBehindTheTier(t *testing.T) {
 	<-stall.entered
 
 	other := testsupport.Dial(t, addr)
-	other.SetDeadline(time.Now().Add(5 * time.Second)) // only a guard against hanging: PONG comes at once or never
+	_ = other.SetDeadline(time.Now().Add(5 * time.Second)) // only a guard against hanging: PONG comes at once or never
 	fmt.Fprint(other, "PING\r\n")
 	line, err := bufio.NewReader(other).ReadString('\n')
 	close(stall.release)
 	if line != "+PONG\r\n" {
 		t.Fatalf("PING on another connection while a command waited on the tier: %q, %v", line, err)
 	}
-	slow.SetDeadline(time.Now().Add(5 * time.Second))
+	_ = slow.SetDeadline(time.Now().Add(5 * time.Second))
 	if line, err := bufio.NewReader(slow).ReadString('\n'); line != "$-1\r\n" {
 		t.Errorf("the held GET: %q, %v", line, err)
 	}
@@ -153,5 +153,7 @@ func TestStartRESPDoesNotQueueConnectionsBehindTheTier(t *testing.T) {
 	if err := <-shutdownRESP(ctx, srv); err != nil {
 		t.Errorf("shutdown: %v", err)
 	}
-	<-served
+	if err := <-served; err == nil {
+		t.Error("Serve returned nil")
+	}
 }

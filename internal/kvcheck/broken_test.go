@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -126,30 +127,17 @@ func TestTheCheckerCatchesABrokenStore(t *testing.T) {
 type racyIncrement struct{ *cache.Cache }
 
 func (r *racyIncrement) IncrementBy(key string, delta, expireAt int64) (int64, error) {
-	v, _, found, _ := r.Cache.Lookup(key)
+	v, _, found, _ := r.Lookup(key)
 	runtime.Gosched()
 	n := delta
 	if found {
-		var cur int64
-		for _, d := range v {
-			if d < '0' || d > '9' {
-				return r.Cache.IncrementBy(key, delta, expireAt) // let the real one refuse it
-			}
-			cur = cur*10 + int64(d-'0')
+		cur, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return r.Cache.IncrementBy(key, delta, expireAt) // let the real one refuse it
 		}
 		n += cur
 	}
-	return n, r.Cache.Set(key, formatInt(n), cache.KeepTTL)
-}
-
-func formatInt(n int64) string {
-	if n < 0 {
-		return "-" + formatInt(-n)
-	}
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return formatInt(n/10) + string(rune('0'+n%10))
+	return n, r.Set(key, strconv.FormatInt(n, 10), cache.KeepTTL)
 }
 
 // laggingReads answers every other read of a key from the value it had
@@ -168,7 +156,7 @@ func newLaggingReads(c *cache.Cache) *laggingReads {
 func (l *laggingReads) Set(key, value string, expireAt int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if old, _, found, _ := l.Cache.Lookup(key); found {
+	if old, _, found, _ := l.Lookup(key); found {
 		l.previous[key] = old
 	}
 	return l.Cache.Set(key, value, expireAt)

@@ -138,7 +138,7 @@ func explain(model porcupine.Model, part []porcupine.Operation, o Options) Viola
 	_, info := porcupine.CheckOperationsVerbose(model, part, o.Timeout)
 	if o.VisualizeDir != "" {
 		name := filepath.Join(o.VisualizeDir, "violation-"+sanitize(v.Key)+".html")
-		if err := os.MkdirAll(o.VisualizeDir, 0o755); err == nil && porcupine.VisualizePath(model, info, name) == nil {
+		if err := os.MkdirAll(o.VisualizeDir, 0o750); err == nil && porcupine.VisualizePath(model, info, name) == nil {
 			v.Visual = name
 		}
 		saveKeyHistory(o.VisualizeDir, v.Key, part)
@@ -149,7 +149,7 @@ func explain(model porcupine.Model, part []porcupine.Operation, o Options) Viola
 		for _, op := range sorted {
 			text.WriteString(describe(model, op) + "\n")
 		}
-		_ = os.WriteFile(strings.TrimSuffix(name, ".html")+".txt", []byte(text.String()), 0o644)
+		_ = os.WriteFile(strings.TrimSuffix(name, ".html")+".txt", []byte(text.String()), 0o600)
 	}
 	var longest []int
 	for _, lin := range info.PartialLinearizations() {
@@ -220,8 +220,8 @@ func saveKeyHistory(dir, key string, part []porcupine.Operation) {
 	for i, p := range part {
 		ops[i] = Op{Client: p.ClientId, In: p.Input.(Input), Out: p.Output.(Output), Call: p.Call, Return: p.Return}
 	}
-	if b, err := json.Marshal(ops); err == nil && os.MkdirAll(dir, 0o755) == nil {
-		_ = os.WriteFile(filepath.Join(dir, "history-"+sanitize(key)+".json"), b, 0o644)
+	if b, err := json.Marshal(ops); err == nil && os.MkdirAll(dir, 0o750) == nil {
+		_ = os.WriteFile(filepath.Join(dir, "history-"+sanitize(key)+".json"), b, 0o600)
 	}
 }
 

@@ -35,8 +35,10 @@ func NewHTTPClient(base string, timeout time.Duration) *HTTPClient {
 	return &HTTPClient{base: base, hc: &http.Client{Timeout: timeout, Transport: tr}}
 }
 
+// Door is "http".
 func (c *HTTPClient) Door() string { return "http" }
 
+// Close closes the idle connection.
 func (c *HTTPClient) Close() { c.hc.CloseIdleConnections() }
 
 // The HTTP API's refusals, byte for byte (handler/ops.go).
@@ -105,7 +107,7 @@ func (c *HTTPClient) Do(in Input) (Output, error) {
 		return Output{Status: Unknown}, nil
 	}
 	if err := json.Unmarshal(body, &answer); err != nil {
-		return Output{}, fmt.Errorf("http %s: %d %q: %v", in, resp.StatusCode, body, err)
+		return Output{}, fmt.Errorf("http %s: %d %q: %w", in, resp.StatusCode, body, err)
 	}
 	out, known := httpOutput(in, resp.StatusCode, answer.Value, answer.Message)
 	if !known {

@@ -221,12 +221,11 @@ func expireOutcomes(p state, in Input, tol int64) []bool {
 		return []bool{false}
 	}
 	nLo, nHi := expiryAfter(p, in)
-	later, earlier := []bool{true}, []bool{true}
+	// No expiry is infinitely late: never later, always earlier.
+	later, earlier := []bool{false}, []bool{true}
 	if p.expires() {
 		later = either(nLo > sat(p.dHi, tol), nHi <= p.dLo-tol)
 		earlier = either(nHi < p.dLo-tol, nLo >= sat(p.dHi, tol))
-	} else {
-		later = []bool{false} // no expiry is infinitely late
 	}
 	switch {
 	case c&ExpireIfLater != 0:

@@ -57,10 +57,11 @@ func (k Kind) Reads() bool { return k == Get || k == TTL || k == Restore }
 // SetCond is Set's condition.
 type SetCond uint8
 
+// The conditions, as cache.Condition has them.
 const (
-	Always    SetCond = iota
-	IfAbsent          // NX, SETNX
-	IfPresent         // XX
+	Always    SetCond = iota // no condition
+	IfAbsent                 // NX, SETNX
+	IfPresent                // XX
 )
 
 // ExpiryMode says what a write does to the key's expiry.
@@ -81,6 +82,7 @@ const (
 // ExpireCond is EXPIRE's options, combined as in cache.ExpireCondition.
 type ExpireCond uint8
 
+// The options, as cache.ExpireCondition has them.
 const (
 	ExpireIfNone    ExpireCond = 1 << iota // NX
 	ExpireIfSet                            // XX
@@ -122,15 +124,16 @@ type Input struct {
 // Status is how a command ended.
 type Status uint8
 
+// The statuses. NotInteger, Overflow and TooLong are refusals that changed
+// nothing.
 const (
-	OK Status = iota
-	// NotInteger, Overflow and TooLong are refusals that changed nothing.
-	NotInteger
-	Overflow
-	TooLong
-	// Unknown: the answer never came or said the store could not confirm
-	// (503, -UNAVAILABLE). The command may have taken effect, once, at any
-	// moment after it was sent.
+	OK         Status = iota // answered, whatever it answered
+	NotInteger               // an increment of a value that is not an integer
+	Overflow                 // an increment past 64 bits
+	TooLong                  // an append past MAX_VALUE_LENGTH
+	// Unknown means the answer never came or said the store could not
+	// confirm the command (503, -UNAVAILABLE): it may have taken effect,
+	// once, at any moment after it was sent, or never.
 	Unknown
 )
 

@@ -28,8 +28,10 @@ func NewRESPClient(addr string, timeout time.Duration) *RESPClient {
 	return &RESPClient{addr: addr, timeout: timeout}
 }
 
+// Door is "resp".
 func (c *RESPClient) Door() string { return "resp" }
 
+// Close closes the connection; the next command dials again.
 func (c *RESPClient) Close() {
 	if c.conn != nil {
 		_ = c.conn.Close()

@@ -23,7 +23,9 @@ func TestIdleTimeoutSilentClient(t *testing.T) {
 // the middle of a command is closed after IdleTimeout rather than kept forever.
 func TestIdleTimeoutHalfCommand(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, d driver) {
-		ts := startServer(t, d, func(o *Options) { o.IdleTimeout = 100 * time.Millisecond })
+		// Long enough that a loaded CI machine answers the PING before the
+		// connection counts as idle; expectClosed waits up to 5 s.
+		ts := startServer(t, d, func(o *Options) { o.IdleTimeout = time.Second })
 		r := ts.raw(t)
 		if got := r.do("PING"); got != "+PONG\r\n" {
 			t.Fatalf("PING: %q", got)

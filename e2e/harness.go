@@ -152,7 +152,7 @@ func launch(tb testing.TB, argv, env []string) *process {
 	tb.Cleanup(func() {
 		p.stop()
 		if tb.Failed() {
-			tb.Logf("%s log:\n%s", p.name, p.log)
+			tb.Logf("%s log:\n%s", p.name, p.log.Tail(60))
 		}
 	})
 	return p
@@ -201,7 +201,7 @@ func (p *process) failIfExited(tb testing.TB, during string) {
 	tb.Helper()
 	select {
 	case <-p.exited:
-		tb.Fatalf("%s exited %s: %v\n%s", p.name, during, p.err, p.log)
+		tb.Fatalf("%s exited %s: %v\n%s", p.name, during, p.err, p.log.Tail(60))
 	default:
 	}
 }
@@ -215,13 +215,13 @@ func (p *process) waitForLog(tb testing.TB, text string, limit time.Duration) {
 		select {
 		case <-p.exited: // its log is complete now
 			if !strings.Contains(p.log.String(), text) {
-				tb.Fatalf("%s exited (%v) before its log said %q:\n%s", p.name, p.err, text, p.log)
+				tb.Fatalf("%s exited (%v) before its log said %q:\n%s", p.name, p.err, text, p.log.Tail(60))
 			}
 			return
 		default:
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("the log never said %q:\n%s", text, p.log)
+			tb.Fatalf("the log never said %q:\n%s", text, p.log.Tail(60))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -285,7 +285,7 @@ func startServer(tb testing.TB, spec serverSpec) *server {
 	for !s.ready(spec) {
 		s.failIfExited(tb, "during start")
 		if time.Now().After(deadline) {
-			tb.Fatalf("%s did not become ready\n%s", s.name, s.log)
+			tb.Fatalf("%s did not become ready\n%s", s.name, s.log.Tail(60))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -10,10 +10,12 @@ package testsupport
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,6 +63,20 @@ func (b *LogBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Tail returns the last n lines, saying how many it left out: a failed
+// test shows its processes' logs, and a busy server's whole log would push
+// the failure itself out of what a CI system keeps of the output.
+func (b *LogBuffer) Tail(n int) string {
+	lines := strings.SplitAfter(b.String(), "\n")
+	if len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	if len(lines) <= n {
+		return strings.Join(lines, "")
+	}
+	return fmt.Sprintf("[%d earlier lines left out]\n", len(lines)-n) + strings.Join(lines[len(lines)-n:], "")
 }
 
 // WaitFor polls cond every millisecond until it holds, and returns how long

@@ -176,11 +176,13 @@ func (c *Cache) Close() {
 }
 
 // shardFor picks a shard from the high bits of the hash; freelru uses the low 32.
-func (c *Cache) shardFor(h uint64) *shard {
+func (c *Cache) shardFor(h uint64) *shard { return &c.shards[c.shardIndex(h)] }
+
+func (c *Cache) shardIndex(h uint64) int {
 	if c.shardBits == 0 {
-		return &c.shards[0]
+		return 0
 	}
-	return &c.shards[h>>(64-c.shardBits)]
+	return int(h >> (64 - c.shardBits))
 }
 
 // Get returns the value of key and marks it most recently used.

@@ -1,5 +1,7 @@
 package cache
 
+import "iter"
+
 // Shards grow with what they hold.
 //
 // freelru allocates an LRU's arrays for its whole capacity when it is built, and
@@ -107,4 +109,44 @@ func (s *shard) resize(capacity int) {
 	s.lru = next
 	s.capacity = capacity
 	s.arrays = arrayBytes(capacity)
+}
+
+// Reserve readies the cache for a bulk load of entries, a snapshot restore:
+// it counts what each shard will receive and rebuilds each shard once, large
+// enough for its share, instead of through the rebuilds of a growing fill, each
+// of which moves every entry the shard holds. It is only a hint: the entries
+// still go in with Set, in the caller's order. A shard whose budget cannot hold
+// its share is rebuilt for what its budget holds, and evicts as before.
+func (c *Cache) Reserve(entries iter.Seq2[string, string]) {
+	counts := make([]int, len(c.shards))
+	costs := make([]int64, len(c.shards))
+	for key, value := range entries {
+		i := c.shardIndex(hashKey(key))
+		counts[i]++
+		costs[i] += entryCost(key, value)
+	}
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		s.reserve(counts[i], costs[i])
+		s.mu.Unlock()
+	}
+}
+
+// reserve rebuilds the shard, if it is worth it and its budget allows, to hold
+// n more entries that cost bytes together. The caller holds s.mu.
+func (s *shard) reserve(n int, bytes int64) {
+	if n == 0 {
+		return
+	}
+	total := s.lru.Len() + n
+	mean := (s.entryBytes + bytes) / int64(total)
+	fit := int(min(int64(s.maxCapacity), (s.budget-s.expiries.bytes())/(mean+slotBytesPerEntry)))
+	target := min(total, fit)
+	held := s.used() - s.arrays
+	if target < s.capacity+max(1, s.capacity/minGrowthFraction) ||
+		arrayBytes(s.capacity)+arrayBytes(target)+held > s.budget {
+		return // a small step, or no room for both arrays: growing as it fills will do
+	}
+	s.resize(target)
 }

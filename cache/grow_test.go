@@ -18,6 +18,24 @@ func usedNow(c *Cache) int64 {
 	return used
 }
 
+// rebuildWatch counts the shards' rebuilds and the most the cache was charged
+// during one, while the old and the new arrays were both alive.
+type rebuildWatch struct {
+	rebuilds int
+	peak     int64
+}
+
+func watchRebuilds(c *Cache) *rebuildWatch {
+	w := &rebuildWatch{}
+	for i := range c.shards {
+		c.shards[i].observeResize = func(newArrays int64) {
+			w.rebuilds++
+			w.peak = max(w.peak, usedNow(c)+newArrays)
+		}
+	}
+	return w
+}
+
 // key makes distinct keys of exactly n bytes.
 func key(i, n int) string {
 	k := fmt.Sprintf("k%d-", i)
@@ -46,14 +64,7 @@ func TestFillReachesTheBudgetBeforeEvicting(t *testing.T) {
 		for _, budget := range budgets {
 			t.Run(fmt.Sprintf("%d/%d in %d MiB", shape.key, shape.value, budget>>20), func(t *testing.T) {
 				c, _ := newTestCache(t, Options{MaxBytes: budget})
-				var rebuilds int
-				var peak int64
-				for i := range c.shards {
-					c.shards[i].observeResize = func(newArrays int64) {
-						rebuilds++
-						peak = max(peak, usedNow(c)+newArrays)
-					}
-				}
+				w := watchRebuilds(c)
 				value := strings.Repeat("v", shape.value)
 				var atFirstEviction int64
 				for i := 0; ; i++ {
@@ -66,14 +77,14 @@ func TestFillReachesTheBudgetBeforeEvicting(t *testing.T) {
 						checkInvariants(t, c)
 					}
 				}
-				if rebuilds == 0 {
+				if w.rebuilds == 0 {
 					t.Fatal("the shards never grew")
 				}
-				if peak > budget {
-					t.Errorf("during a rebuild the cache held %d bytes, over its budget of %d", peak, budget)
+				if w.peak > budget {
+					t.Errorf("during a rebuild the cache held %d bytes, over its budget of %d", w.peak, budget)
 				}
 				fill := float64(atFirstEviction) / float64(budget)
-				t.Logf("first eviction at %.1f%% of the budget, after %d rebuilds", 100*fill, rebuilds)
+				t.Logf("first eviction at %.1f%% of the budget, after %d rebuilds", 100*fill, w.rebuilds)
 				if fill < 0.9 {
 					t.Errorf("first eviction at %.1f%% of the budget; want at least 90%%", 100*fill)
 				}
@@ -82,8 +93,8 @@ func TestFillReachesTheBudgetBeforeEvicting(t *testing.T) {
 					_ = c.Set(key(-i-1, shape.key), value, 0)
 				}
 				checkInvariants(t, c)
-				if peak > budget {
-					t.Errorf("during a rebuild the cache held %d bytes, over its budget of %d", peak, budget)
+				if w.peak > budget {
+					t.Errorf("during a rebuild the cache held %d bytes, over its budget of %d", w.peak, budget)
 				}
 			})
 		}
@@ -170,4 +181,63 @@ func TestEntryBoundHoldsWhileGrowing(t *testing.T) {
 		}
 	}
 	checkInvariants(t, c)
+}
+
+// TestReserveSparesTheRebuilds loads entries as a snapshot restore does, after
+// Reserve: no shard is rebuilt while they go in, every one is held, and the
+// budget holds. Past what the budget holds, Reserve grows shards only as far as
+// it allows, and the load evicts as before.
+func TestReserveSparesTheRebuilds(t *testing.T) {
+	const budget = 16 << 20
+	value := strings.Repeat("v", 100)
+	for _, tt := range []struct {
+		name    string
+		entries int
+		evicts  bool
+	}{
+		{"fits", 40_000, false},
+		{"twice the budget", 2 * budget / 232, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := newTestCache(t, Options{MaxBytes: budget})
+			entries := func(yield func(string, string) bool) {
+				for i := range tt.entries {
+					if !yield(key(i, 20), value) {
+						return
+					}
+				}
+			}
+			c.Reserve(entries)
+			w := watchRebuilds(c)
+			for k, v := range entries {
+				_ = c.Set(k, v, 0)
+			}
+			checkInvariants(t, c)
+			st := c.Stats()
+			if st.Bytes > budget || w.peak > budget {
+				t.Errorf("charged %d bytes (%d during a rebuild), over the budget of %d", st.Bytes, w.peak, budget)
+			}
+			if !tt.evicts {
+				if w.rebuilds != 0 {
+					t.Errorf("%d rebuilds during the load; Reserve should have made room once", w.rebuilds)
+				}
+				if st.Entries != int64(tt.entries) || st.Evictions != 0 {
+					t.Errorf("holds %d of %d entries, %d evicted", st.Entries, tt.entries, st.Evictions)
+				}
+				return
+			}
+			if st.Evictions == 0 {
+				t.Fatalf("twice the budget went in without an eviction")
+			}
+			// Reserve or not, the newest entries are what stays.
+			for i := tt.entries - 100; i < tt.entries; i++ {
+				if _, ok, _ := c.Get(key(i, 20)); !ok {
+					t.Fatalf("entry %d of %d, among the newest, is gone", i, tt.entries)
+				}
+			}
+			if fill := float64(st.Bytes) / budget; fill < 0.9 {
+				t.Errorf("a full load fills %.1f%% of the budget; want at least 90%%", 100*fill)
+			}
+		})
+	}
 }

@@ -78,6 +78,17 @@ func Load(path string, c *cache.Cache, now time.Time) (Info, error) {
 	info.Expired = got.expired
 
 	before := c.Stats().Entries
+	// One rebuild per shard, for what it will hold, instead of the rebuilds of
+	// a cache growing as it fills (each moves every entry the shard holds).
+	c.Reserve(func(yield func(string, string) bool) {
+		for _, items := range got.sections {
+			for _, it := range items {
+				if !yield(it.Key, it.Value) {
+					return
+				}
+			}
+		}
+	})
 	replay(c, got.sections)
 	info.Keys = max(0, int(c.Stats().Entries-before))
 	info.Dropped = got.records - got.expired - info.Keys

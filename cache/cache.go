@@ -15,7 +15,6 @@ package cache
 
 import (
 	"errors"
-	"fmt"
 	"hash/maphash"
 	"math/bits"
 	"runtime"
@@ -99,53 +98,24 @@ const maxCapacity = 1 << 31
 
 // New builds a cache and, unless disabled, starts its reaper.
 func New(o Options) (*Cache, error) {
-	if o.MaxBytes <= 0 {
-		return nil, fmt.Errorf("cache: MaxBytes must be positive, got %d", o.MaxBytes)
+	l, err := layoutOf(o)
+	if err != nil {
+		return nil, err
 	}
-	if o.MaxEntries < 0 || o.MaxEntries > maxCapacity {
-		return nil, fmt.Errorf("cache: MaxEntries must be between 0 and %d, got %d", maxCapacity, o.MaxEntries)
-	}
-	capacity := o.MaxEntries
-	if capacity == 0 {
-		capacity = int(min(o.MaxBytes/(slotBytesPerEntry+minEntryBytes), maxCapacity))
-		if capacity < 1 {
-			return nil, fmt.Errorf("cache: a budget of %d bytes cannot hold a single entry", o.MaxBytes)
-		}
-	}
-	n := o.Shards
-	if n == 0 {
-		n = 64
-		for n > 1 && (capacity/n < 256 || o.MaxBytes/int64(n) < minShardBytes) {
-			n /= 2
-		}
-	}
-	if n < 1 || n&(n-1) != 0 || n > capacity {
-		return nil, fmt.Errorf("cache: Shards must be a power of two no larger than the capacity %d, got %d", capacity, n)
-	}
-
 	c := &Cache{
-		shards:    make([]shard, n),
-		shardBits: uint(bits.TrailingZeros(uint(n))),
+		shards:    make([]shard, l.shards),
+		shardBits: uint(bits.TrailingZeros(uint(l.shards))),
 		maxBytes:  o.MaxBytes,
-		capacity:  capacity,
+		capacity:  l.capacity,
 		stop:      make(chan struct{}),
-	}
-	// Shards start small: together at most a sixteenth of the budget.
-	start := initialShardCapacity
-	for start > 1 && int64(n)*arrayBytes(start) > o.MaxBytes/16 {
-		start = start * 3 / 4
-	}
-	if first := int64(n) * arrayBytes(min(start, capacity/n)); first > o.MaxBytes/2 {
-		return nil, fmt.Errorf("cache: a budget of %d bytes is too small for %d shards (their first arrays take %d bytes)",
-			o.MaxBytes, n, first)
 	}
 	now := o.Clock
 	if now == nil {
 		now = func() int64 { return time.Now().UnixNano() }
 	}
 	for i := range c.shards {
-		most := shardCapacity(capacity, n, i)
-		c.shards[i].init(min(most, start), most, o.MaxBytes/int64(n), now)
+		most := shardCapacity(l.capacity, l.shards, i)
+		c.shards[i].init(min(most, l.start), most, l.shardBudget(o), now)
 	}
 
 	interval := o.ReapInterval

@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/warmkv/warmkv/cache"
 )
 
 // Deployment is the platform the process runs on.
@@ -65,11 +67,19 @@ type Config struct {
 	Memory Memory
 
 	// The Redis-protocol (RESP) port of the standalone server.
-	RespPort            int    // RESP_PORT: 0 turns it off
-	RespBind            string // RESP_BIND: loopback unless set, like Redis's protected mode
-	RespMaxClients      int    // RESP_MAX_CLIENTS: connections beyond it are refused
-	RespMaxArgs         int    // RESP_MAX_ARGS: arguments in one command, name included
-	RespMaxCommandBytes int    // RESP_MAX_COMMAND_BYTES: never below the largest valid SET
+	RespPort       int    // RESP_PORT: 0 turns it off
+	RespBind       string // RESP_BIND: loopback unless set, like Redis's protected mode
+	RespMaxClients int    // RESP_MAX_CLIENTS: connections beyond it are refused
+	RespMaxArgs    int    // RESP_MAX_ARGS: arguments in one command, name included
+	// RespMaxValueBytes (RESP_MAX_VALUE_BYTES) bounds a value over RESP, in
+	// bytes, any bytes: unset, the smaller of 512 MiB and what one shard of
+	// the cache holds (cache.MaxValueBytes). MaxValueLength governs HTTP only.
+	RespMaxValueBytes   int
+	RespMaxCommandBytes int // RESP_MAX_COMMAND_BYTES: never below the largest valid SET
+	// RespMaxBufferBytes (RESP_MAX_BUFFER_BYTES) bounds the bytes buffered by
+	// all Redis-protocol connections together; unset, derived from the memory
+	// beside the cache (RespBuffersFor).
+	RespMaxBufferBytes int
 	// RespIdleTimeout (RESP_IDLE_TIMEOUT) closes Redis-protocol connections idle
 	// between commands that long; 0 keeps them, as Redis's "timeout 0".
 	RespIdleTimeout time.Duration
@@ -134,17 +144,18 @@ const (
 	minRespMaxArgs             = 16 // the longest SET and HELLO forms fit
 	maxRespMaxArgs             = 1 << 20
 	defaultRespMaxCommandBytes = 1 << 20
-	maxRespMaxCommandBytes     = 512 << 20 // Redis's proto-max-bulk-len
+	maxRespMaxValueBytes       = 512 << 20 // Redis's proto-max-bulk-len
+	maxRespMaxCommandBytes     = 1 << 30   // Redis's client-query-buffer-limit
 	maxAuthTokenLength         = 1024
 )
 
 // The largest valid single-key write over RESP is a SET with the longest key
-// and value, every character 4 bytes of UTF-8, plus the longest options
+// (every character 4 bytes of UTF-8) and value, plus the longest options
 // ("PXAT 9223372036854775807 NX GET") and the framing of each argument.
 const respSyntaxBytes = 256
 
-func minRespCommandBytes(maxKeyLength, maxValueLength int) int {
-	return utf8MaxBytesPerCodePoint*(maxKeyLength+maxValueLength) + respSyntaxBytes
+func minRespCommandBytes(maxKeyLength, maxValueBytes int) int {
+	return utf8MaxBytesPerCodePoint*maxKeyLength + maxValueBytes + respSyntaxBytes
 }
 
 const utf8MaxBytesPerCodePoint = 4
@@ -204,6 +215,7 @@ func Load(env Env) (Config, error) {
 	c.Memory, memErrs = resolveMemory(env, l.get, c.Deployment)
 	l.errs = append(l.errs, memErrs...)
 	c.MaxConns = l.maxConns(c.Memory)
+	l.respSizes(&c)
 
 	return c, errors.Join(l.errs...)
 }
@@ -296,6 +308,20 @@ func (l *loader) duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
+// durationOrZero reads a duration where 0 has a meaning of its own.
+func (l *loader) durationOrZero(name string, def time.Duration, want string) time.Duration {
+	raw := l.get(name)
+	if raw == "" {
+		return def
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d < 0 {
+		l.fail(name, raw, want)
+		return def
+	}
+	return d
+}
+
 func (l *loader) logLevel() slog.Level {
 	raw := l.get("LOG_LEVEL")
 	levels := map[string]slog.Level{
@@ -348,6 +374,57 @@ func (l *loader) maxConns(m Memory) int {
 	return n
 }
 
+// respSizes reads the Redis-protocol size limits into c, once the memory
+// budget is known: the defaults follow from it. Each must hold the one below
+// it: the buffers the largest command, a command the largest SET.
+func (l *loader) respSizes(c *Config) {
+	valueDefault := int64(maxRespMaxValueBytes)
+	// The budget comes from config; a layout cache.New would refuse is
+	// reported by app.Build, which builds the cache.
+	if fit, err := cache.MaxValueBytes(cache.Options{MaxBytes: c.Memory.Budget, MaxEntries: c.MaxEntries},
+		utf8MaxBytesPerCodePoint*c.MaxKeyLength); err == nil {
+		valueDefault = max(1, min(valueDefault, fit))
+	}
+	command, commandSet := l.sizeSet("RESP_MAX_COMMAND_BYTES", defaultRespMaxCommandBytes, 1)
+	if commandSet && command > maxRespMaxCommandBytes {
+		l.fail("RESP_MAX_COMMAND_BYTES", l.get("RESP_MAX_COMMAND_BYTES"), "at most "+formatBytes(maxRespMaxCommandBytes))
+		command, commandSet = defaultRespMaxCommandBytes, false
+	}
+	keyRoom := minRespCommandBytes(c.MaxKeyLength, 0)
+	if commandSet {
+		// A command size set alone bounds the default value to what it carries.
+		valueDefault = min(valueDefault, int64(command-keyRoom))
+	}
+	value, valueSet := l.sizeSet("RESP_MAX_VALUE_BYTES", max(1, valueDefault), 1)
+	if valueSet && value > maxRespMaxValueBytes {
+		l.fail("RESP_MAX_VALUE_BYTES", l.get("RESP_MAX_VALUE_BYTES"), "at most "+formatBytes(maxRespMaxValueBytes)+" (Redis's proto-max-bulk-len)")
+		value = int(max(1, valueDefault))
+	}
+	c.RespMaxValueBytes = value
+
+	need := minRespCommandBytes(c.MaxKeyLength, c.RespMaxValueBytes)
+	switch {
+	case !commandSet:
+		command = max(command, need)
+	case command < need && valueSet:
+		l.fail("RESP_MAX_COMMAND_BYTES", l.get("RESP_MAX_COMMAND_BYTES"), fmt.Sprintf(
+			"at least %d bytes, the largest valid SET with MAX_KEY_LENGTH=%d (every character 4 bytes of UTF-8) "+
+				"and RESP_MAX_VALUE_BYTES=%d", need, c.MaxKeyLength, c.RespMaxValueBytes))
+	case command < need:
+		l.fail("RESP_MAX_COMMAND_BYTES", l.get("RESP_MAX_COMMAND_BYTES"), fmt.Sprintf(
+			"at least %d bytes, a SET of the longest key (MAX_KEY_LENGTH=%d, every character 4 bytes of UTF-8) and a 1-byte value",
+			need, c.MaxKeyLength))
+	}
+	c.RespMaxCommandBytes = command
+
+	buffers, set := l.sizeSet("RESP_MAX_BUFFER_BYTES", int64(RespBuffersFor(c.Memory, c.RespMaxCommandBytes)), 1)
+	if set && buffers < c.RespMaxCommandBytes {
+		l.fail("RESP_MAX_BUFFER_BYTES", l.get("RESP_MAX_BUFFER_BYTES"), fmt.Sprintf(
+			"at least RESP_MAX_COMMAND_BYTES (%d bytes), or the largest command could never be received", c.RespMaxCommandBytes))
+	}
+	c.RespMaxBufferBytes = buffers
+}
+
 // resp reads the Redis-protocol variables and AUTH_TOKEN into c.
 func (l *loader) resp(c *Config) {
 	c.RespPort = l.integer("RESP_PORT", defaultRespPort, 0, 65535, "a port number 1-65535, or 0 to turn the Redis-protocol port off")
@@ -361,30 +438,10 @@ func (l *loader) resp(c *Config) {
 	}
 	c.RespMaxClients = l.integer("RESP_MAX_CLIENTS", defaultRespMaxClients, 1, maxRespMaxClients,
 		fmt.Sprintf("a number of connections 1-%d", maxRespMaxClients))
-	c.RespIdleTimeout = defaultRespIdleTimeout
-	if raw := l.get("RESP_IDLE_TIMEOUT"); raw != "" {
-		if d, err := time.ParseDuration(raw); err == nil && d >= 0 {
-			c.RespIdleTimeout = d
-		} else {
-			l.fail("RESP_IDLE_TIMEOUT", raw, "a duration like 300s or 5m, or 0 to keep idle connections open")
-		}
-	}
+	c.RespIdleTimeout = l.durationOrZero("RESP_IDLE_TIMEOUT", defaultRespIdleTimeout,
+		"a duration like 300s or 5m, or 0 to keep idle connections open")
 	c.RespMaxArgs = l.integer("RESP_MAX_ARGS", defaultRespMaxArgs, minRespMaxArgs, maxRespMaxArgs,
 		fmt.Sprintf("a number of arguments %d-%d", minRespMaxArgs, maxRespMaxArgs))
-
-	need := minRespCommandBytes(c.MaxKeyLength, c.MaxValueLength)
-	n, set := l.sizeSet("RESP_MAX_COMMAND_BYTES", defaultRespMaxCommandBytes, 1)
-	switch {
-	case !set:
-		n = max(n, need)
-	case n < need:
-		l.fail("RESP_MAX_COMMAND_BYTES", l.get("RESP_MAX_COMMAND_BYTES"), fmt.Sprintf(
-			"at least %d bytes, the largest valid SET with MAX_KEY_LENGTH=%d and MAX_VALUE_LENGTH=%d "+
-				"(every character 4 bytes of UTF-8)", need, c.MaxKeyLength, c.MaxValueLength))
-	case n > maxRespMaxCommandBytes:
-		l.fail("RESP_MAX_COMMAND_BYTES", l.get("RESP_MAX_COMMAND_BYTES"), "at most "+formatBytes(maxRespMaxCommandBytes))
-	}
-	c.RespMaxCommandBytes = n
 
 	c.AuthToken = l.authToken()
 	c.CORSOrigins = l.corsOrigins()
@@ -535,14 +592,8 @@ func (l *loader) shared(c *Config) {
 	if c.RedisPrefix = l.get("REDIS_PREFIX"); c.RedisPrefix == "" {
 		c.RedisPrefix = defaultRedisPrefix
 	}
-	c.LocalTTL = defaultLocalTTL
-	if raw := l.get("LOCAL_TTL"); raw != "" {
-		if d, err := time.ParseDuration(raw); err == nil && d >= 0 {
-			c.LocalTTL = d
-		} else {
-			l.fail("LOCAL_TTL", raw, "a duration like 1s or 250ms, or 0 to ask the shared tier on every read")
-		}
-	}
+	c.LocalTTL = l.durationOrZero("LOCAL_TTL", defaultLocalTTL,
+		"a duration like 1s or 250ms, or 0 to ask the shared tier on every read")
 	c.RedisTimeout = l.duration("REDIS_TIMEOUT", defaultRedisTimeout)
 }
 

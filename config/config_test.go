@@ -48,7 +48,9 @@ func TestLoadDefaults(t *testing.T) {
 		RespBind:            "127.0.0.1",
 		RespMaxClients:      10000,
 		RespMaxArgs:         1 << 16,
+		RespMaxValueBytes:   1015808, // what one of the 64 shards of 1 MiB holds
 		RespMaxCommandBytes: 1 << 20,
+		RespMaxBufferBytes:  16 << 20, // a quarter of the 64 MiB beside the cache
 		RespIdleTimeout:     300 * time.Second,
 		AuthToken:           "",
 
@@ -88,13 +90,15 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"RESP_BIND":              "0.0.0.0",
 		"RESP_MAX_CLIENTS":       "500",
 		"RESP_MAX_ARGS":          "1000",
+		"RESP_MAX_VALUE_BYTES":   "1MiB",
 		"RESP_MAX_COMMAND_BYTES": "2MiB",
+		"RESP_MAX_BUFFER_BYTES":  "8MiB",
 		"AUTH_TOKEN":             "s3cret-Token_123",
 
 		"SNAPSHOT_PATH":     "/data/warmkv.snap",
 		"SNAPSHOT_INTERVAL": "5m",
 		"REDIS_PREFIX":      "shop:",
-		"RESP_IDLE_TIMEOUT": "0",
+		"RESP_IDLE_TIMEOUT": "90s",
 		"LOCAL_TTL":         "2s",
 		"REDIS_TIMEOUT":     "300ms",
 	}))
@@ -125,7 +129,10 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		RespBind:            "0.0.0.0",
 		RespMaxClients:      500,
 		RespMaxArgs:         1000,
+		RespMaxValueBytes:   1 << 20,
 		RespMaxCommandBytes: 2 << 20,
+		RespMaxBufferBytes:  8 << 20,
+		RespIdleTimeout:     90 * time.Second,
 		AuthToken:           "s3cret-Token_123",
 
 		SnapshotPath:     "/data/warmkv.snap",
@@ -186,7 +193,13 @@ func TestLoadAcceptsEdgeValues(t *testing.T) {
 		{"RESP_MAX_CLIENTS", "1000000", func(c Config) any { return c.RespMaxClients }, 1000000},
 		{"RESP_MAX_ARGS", "16", func(c Config) any { return c.RespMaxArgs }, 16},
 		{"RESP_MAX_ARGS", "1048576", func(c Config) any { return c.RespMaxArgs }, 1 << 20},
-		{"RESP_MAX_COMMAND_BYTES", "512MiB", func(c Config) any { return c.RespMaxCommandBytes }, 512 << 20},
+		{"RESP_MAX_COMMAND_BYTES", "1GiB", func(c Config) any { return c.RespMaxCommandBytes }, 1 << 30},
+		{"RESP_MAX_VALUE_BYTES", "512MiB", func(c Config) any { return c.RespMaxValueBytes }, 512 << 20},
+		{"RESP_MAX_VALUE_BYTES", "512MiB", func(c Config) any { return c.RespMaxCommandBytes }, 512<<20 + 4*256 + 256},
+		{"RESP_MAX_VALUE_BYTES", "1", func(c Config) any { return c.RespMaxCommandBytes }, 1 << 20},
+		{"RESP_MAX_BUFFER_BYTES", "1MiB", func(c Config) any { return c.RespMaxBufferBytes }, 1 << 20},
+		{"RESP_IDLE_TIMEOUT", "0", func(c Config) any { return c.RespIdleTimeout }, time.Duration(0)},
+
 		{"AUTH_TOKEN", " tok\n", func(c Config) any { return c.AuthToken }, "tok"},
 		{"AUTH_TOKEN", "!~" + strings.Repeat("x", 1022), func(c Config) any { return len(c.AuthToken) }, 1024},
 		{"SNAPSHOT_PATH", " warmkv.snap ", func(c Config) any { return c.SnapshotPath }, "warmkv.snap"},
@@ -258,7 +271,13 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"RESP_MAX_CLIENTS", "0", `RESP_MAX_CLIENTS="0": want a number of connections 1-1000000`},
 		{"RESP_MAX_ARGS", "15", `RESP_MAX_ARGS="15": want a number of arguments 16-1048576`},
 		{"RESP_MAX_ARGS", "1048577", `RESP_MAX_ARGS="1048577": want a number of arguments 16-1048576`},
-		{"RESP_MAX_COMMAND_BYTES", "513MiB", `RESP_MAX_COMMAND_BYTES="513MiB": want at most 512MiB`},
+		{"RESP_MAX_COMMAND_BYTES", "1025MiB", `RESP_MAX_COMMAND_BYTES="1025MiB": want at most 1GiB`},
+		{"RESP_MAX_COMMAND_BYTES", "1024", `RESP_MAX_COMMAND_BYTES="1024": want at least 1281 bytes, a SET of the longest key (MAX_KEY_LENGTH=256, every character 4 bytes of UTF-8) and a 1-byte value`},
+		{"RESP_MAX_VALUE_BYTES", "513MiB", `RESP_MAX_VALUE_BYTES="513MiB": want at most 512MiB (Redis's proto-max-bulk-len)`},
+		{"RESP_MAX_VALUE_BYTES", "0", `RESP_MAX_VALUE_BYTES="0": want bytes like 512MiB, 2GB or 1073741824 (must be more than 0 bytes)`},
+		{"RESP_MAX_BUFFER_BYTES", "1KiB", `RESP_MAX_BUFFER_BYTES="1KiB": want at least RESP_MAX_COMMAND_BYTES (1048576 bytes), or the largest command could never be received`},
+		{"RESP_IDLE_TIMEOUT", "-1s", `RESP_IDLE_TIMEOUT="-1s": want a duration like 300s or 5m, or 0 to keep idle connections open`},
+
 		{"RESP_MAX_COMMAND_BYTES", "lots", `RESP_MAX_COMMAND_BYTES="lots": want bytes like 512MiB, 2GB or 1073741824 (not a number)`},
 		{"SNAPSHOT_PATH", "/data/", `SNAPSHOT_PATH="/data/": want a file path like /data/warmkv.snap, not a directory`},
 		{"SNAPSHOT_PATH", "/data/..", `SNAPSHOT_PATH="/data/..": want a file path like /data/warmkv.snap, not a directory`},
@@ -387,16 +406,26 @@ func TestRespPortDefaultsToLoopbackAndFollowsThePort(t *testing.T) {
 	}
 }
 
-func TestRespMaxCommandBytesFitsTheLargestSet(t *testing.T) {
+func TestRespSizesFollowEachOther(t *testing.T) {
 	tests := []struct {
-		vars map[string]string
-		want int
+		vars                   map[string]string
+		value, command, buffer int
 	}{
-		{nil, 1 << 20},
-		// 4*(65536+65536)+256 = 524544 still fits the 1MiB default.
-		{map[string]string{"MAX_KEY_LENGTH": "65536", "MAX_VALUE_LENGTH": "65536"}, 1 << 20},
-		// An explicit value that fits is kept, even below the default.
-		{map[string]string{"RESP_MAX_COMMAND_BYTES": "2304"}, 2304},
+		// The value limit is what a shard holds (1 MiB each at 64 MiB), the
+		// command limit 1 MiB or what the largest SET needs, the buffers a
+		// quarter of the memory beside the cache or two largest commands.
+		{nil, 1015808, 1 << 20, 16 << 20},
+		{map[string]string{"MAX_MEMORY": "1GiB"}, 16744448, 16744448 + 1280, 256 << 20},
+		// 1000 entries make 2 shards, of 512 MiB each.
+		{map[string]string{"MAX_MEMORY": "1GiB", "SIZE": "1000"}, 536838144, 536838144 + 1280, 2 * (536838144 + 1280)},
+		{map[string]string{"MAX_MEMORY": "64GiB"}, 512 << 20, 512<<20 + 1280, 16 << 30},
+		// MAX_VALUE_LENGTH is HTTP's alone; MAX_KEY_LENGTH counts for the command.
+		{map[string]string{"MAX_VALUE_LENGTH": "65536"}, 1015808, 1 << 20, 16 << 20},
+		{map[string]string{"MAX_KEY_LENGTH": "65536", "RESP_MAX_VALUE_BYTES": "1MiB"}, 1 << 20, 1<<20 + 4*65536 + 256, 16 << 20},
+		// An explicit command size alone bounds the value limit to what it carries.
+		{map[string]string{"RESP_MAX_COMMAND_BYTES": "2304"}, 2304 - 1280, 2304, 16 << 20},
+		{map[string]string{"RESP_MAX_VALUE_BYTES": "100", "RESP_MAX_COMMAND_BYTES": "1380"}, 100, 1380, 16 << 20},
+		{map[string]string{"RESP_MAX_VALUE_BYTES": "512MiB"}, 512 << 20, 512<<20 + 1280, 1<<30 + 2560},
 	}
 	for _, tc := range tests {
 		c, err := Load(testEnv(tc.vars))
@@ -404,12 +433,13 @@ func TestRespMaxCommandBytesFitsTheLargestSet(t *testing.T) {
 			t.Errorf("%v: %v", tc.vars, err)
 			continue
 		}
-		if c.RespMaxCommandBytes != tc.want {
-			t.Errorf("%v: RespMaxCommandBytes = %d, want %d", tc.vars, c.RespMaxCommandBytes, tc.want)
+		if c.RespMaxValueBytes != tc.value || c.RespMaxCommandBytes != tc.command || c.RespMaxBufferBytes != tc.buffer {
+			t.Errorf("%v: value, command, buffer bytes = %d, %d, %d; want %d, %d, %d", tc.vars,
+				c.RespMaxValueBytes, c.RespMaxCommandBytes, c.RespMaxBufferBytes, tc.value, tc.command, tc.buffer)
 		}
 	}
-	_, err := Load(testEnv(map[string]string{"RESP_MAX_COMMAND_BYTES": "2303"}))
-	want := `RESP_MAX_COMMAND_BYTES="2303": want at least 2304 bytes, the largest valid SET with MAX_KEY_LENGTH=256 and MAX_VALUE_LENGTH=256 (every character 4 bytes of UTF-8)`
+	_, err := Load(testEnv(map[string]string{"RESP_MAX_VALUE_BYTES": "1000", "RESP_MAX_COMMAND_BYTES": "2279"}))
+	want := `RESP_MAX_COMMAND_BYTES="2279": want at least 2280 bytes, the largest valid SET with MAX_KEY_LENGTH=256 (every character 4 bytes of UTF-8) and RESP_MAX_VALUE_BYTES=1000`
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v\nwant %s", err, want)
 	}

@@ -140,11 +140,30 @@ const minConns = 10000
 // outside the budget, so without a bound enough of them, idle, take the
 // process past its limit; at 2 GB this allows 16,384.
 func ConnsFor(m Memory) int {
-	spare := m.Budget
+	return int(max(spareBeside(m)/bytesPerConn, minConns))
+}
+
+// spareBeside is the memory beside the cache's budget: the process limit minus
+// the budget, or as much again as the budget when no limit is known
+// (BudgetFraction gives the cache half).
+func spareBeside(m Memory) int64 {
 	if m.Limit > m.Budget {
-		spare = m.Limit - m.Budget
+		return m.Limit - m.Budget
 	}
-	return int(max(spare/bytesPerConn, minConns))
+	return m.Budget
+}
+
+// respBufferFraction is the share of the memory beside the cache that the
+// Redis-protocol connections' buffers may hold together by default.
+const respBufferFraction = 4
+
+// RespBuffersFor derives RESP_MAX_BUFFER_BYTES from the memory beside the
+// cache, as ConnsFor derives MAX_CONNS: a quarter of it, so that large
+// commands and replies in flight cannot take the process past its limit, but
+// at least twice the largest command, so that two clients can send one at
+// once.
+func RespBuffersFor(m Memory, maxCommandBytes int) int {
+	return int(max(spareBeside(m)/respBufferFraction, 2*int64(maxCommandBytes)))
 }
 
 // fraction returns f of n, rounded down.

@@ -14,7 +14,7 @@ import (
 func TestVerifyLinearizable(t *testing.T) {
 	needVerify(t)
 	ops := sized[int64](30_000, 1_000_000)
-	s := startServer(t, serverSpec{resp: true, env: []string{"MAX_VALUE_LENGTH=64", "MAX_MEMORY=256MiB"}})
+	s := startServer(t, serverSpec{resp: true, env: []string{"MAX_VALUE_LENGTH=64", "RESP_MAX_VALUE_BYTES=64", "MAX_MEMORY=256MiB"}})
 	w := &kvcheck.Workload{Prefix: "lin:", Counters: sized(16, 32), Strings: sized(16, 32), MaxRunes: 64}
 	began := time.Now()
 	history, err := kvcheck.RunLoad(context.Background(), s.clients(t, 8, 0), kvcheck.LoadOptions{Workload: w, Seed: uint64(began.UnixNano()), MaxOps: ops})

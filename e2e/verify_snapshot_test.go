@@ -25,7 +25,7 @@ import (
 // snapshotServerEnv runs a server on a snapshot file with no scheduled
 // snapshots, so that only the test's take place.
 func snapshotServerEnv(path string) []string {
-	return []string{"SNAPSHOT_PATH=" + path, "SNAPSHOT_INTERVAL=1h", "MAX_MEMORY=512MiB", "MAX_VALUE_LENGTH=64"}
+	return []string{"SNAPSHOT_PATH=" + path, "SNAPSHOT_INTERVAL=1h", "MAX_MEMORY=512MiB", "MAX_VALUE_LENGTH=64", "RESP_MAX_VALUE_BYTES=64"}
 }
 
 // preload writes n keys of size-byte values under prefix with pipelined

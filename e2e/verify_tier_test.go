@@ -32,7 +32,7 @@ const (
 // tierEnv is an instance's environment on the shared tier at url.
 func tierEnv(url string) []string {
 	return []string{"REDIS_URL=" + url, "REDIS_TIMEOUT=" + tierRedisTimeout.String(), "LOCAL_TTL=" + tierLocalTTL.String(),
-		"MAX_VALUE_LENGTH=64", "MAX_MEMORY=256MiB"}
+		"MAX_VALUE_LENGTH=64", "RESP_MAX_VALUE_BYTES=64", "MAX_MEMORY=256MiB"}
 }
 
 // tierSetup is three instances and the proxies between them and the tier.

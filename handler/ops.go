@@ -5,6 +5,7 @@ import (
 	"math"
 	"mime"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/warmkv/warmkv/cache"
 )
@@ -33,6 +34,8 @@ const (
 	msgCompareFailed = "Current value does not match \"compare\"; nothing changed."
 	msgNotInteger    = "The stored value is not a 64-bit integer; nothing changed."
 	msgOverflow      = "The result would overflow a signed 64-bit integer; nothing changed."
+	// msgChangedNotText: see msgValueNotText.
+	msgChangedNotText = "The value was changed, but it is not valid UTF-8 text, which JSON cannot carry; read it over the Redis protocol."
 )
 
 // readParams fills p from a JSON body or from the query string.
@@ -201,12 +204,22 @@ func (h *Handler) appendValue(prepend bool) func(*request, *response) {
 		if !ok {
 			return
 		}
+		// A value stored over RESP may be bytes that are not text: the
+		// answer could not carry the result, so nothing is changed.
+		if current, _, _, err := h.kv.Lookup(key); err == nil && !utf8.ValidString(current) {
+			resp.fail(422, msgValueNotText)
+			return
+		}
 		value, err := h.kv.Append(key, fragment, prepend, h.maxValue, expireAt)
 		switch {
 		case errors.Is(err, cache.ErrValueTooLong):
 			resp.fail(400, "The result would be longer than "+strconv.Itoa(h.maxValue)+" characters; nothing changed.")
 		case err != nil:
 			resp.storeFailed(err)
+		case !utf8.ValidString(value):
+			// The value became bytes that are not text between the check
+			// and the change, over RESP: the change is made.
+			resp.fail(422, msgChangedNotText)
 		default:
 			resp.keyValue(key, value)
 		}

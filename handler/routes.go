@@ -64,6 +64,11 @@ const (
 	msgPutOK       = "Key inserted/updated successfully."
 	msgKeyNotFound = "Key not found."
 	msgNotFound    = "No such endpoint."
+	// msgValueNotText answers, with 422, a read of a value that is not valid
+	// UTF-8: the Redis protocol stores any bytes, and a JSON string cannot
+	// carry them (encoding/json would replace them with U+FFFD, handing back
+	// a different value). Nothing is lost: RESP reads it as it is.
+	msgValueNotText = "The value is not valid UTF-8 text, which JSON cannot carry; read it over the Redis protocol."
 )
 
 // put is POST /put with a JSON body {"key":"…","value":"…"} and, optionally,
@@ -94,6 +99,10 @@ func (h *Handler) get(req *request, resp *response) {
 	}
 	if !found {
 		resp.fail(404, msgKeyNotFound)
+		return
+	}
+	if !utf8.ValidString(value) {
+		resp.fail(422, msgValueNotText)
 		return
 	}
 	resp.keyValue(key, value)

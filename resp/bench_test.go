@@ -18,7 +18,7 @@ func benchConn(b *testing.B) *conn {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := New(Options{Store: kv, Keys: kv, MaxKeyLength: 256, MaxValueLength: 256})
+	s, err := New(Options{Store: kv, Keys: kv, MaxKeyLength: 256, MaxValueBytes: 256})
 	if err != nil {
 		b.Fatal(err)
 	}

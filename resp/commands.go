@@ -385,7 +385,11 @@ func (c *conn) dispatch(args [][]byte) int {
 	if c.srv.beforeCommand != nil {
 		c.srv.beforeCommand(args)
 	}
+	start := len(c.out.b)
 	cmd.run(c, args)
+	if c.out.refused {
+		c.refuseReply(start)
+	}
 	return cmd.slot
 }
 

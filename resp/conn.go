@@ -48,6 +48,10 @@ type conn struct {
 	stats    *commandStripe // where its commands are counted
 	counted  pendingCounts  // counts not yet added to stats
 
+	// Bytes this connection's buffers hold against the server's budget
+	// (buffers.go); driver goroutine only.
+	inHeld, outHeld int64
+
 	// Driver state.
 	nc       net.Conn      // goroutine driver
 	deadline deadlineState // goroutine driver: the read deadline currently set
@@ -84,6 +88,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		c.laddr = a.String()
 		c.local, _ = a.(*net.TCPAddr)
 	}
+	c.out.grow = c.growOutput
 	return c
 }
 
@@ -121,32 +126,48 @@ func (c *conn) runBuffered(flush func() bool) {
 		c.r, c.w = 0, 0
 		if len(c.in) > keepReadBuffer {
 			c.in = make([]byte, initialReadBuffer)
+			c.growInput(initialReadBuffer) // gives the rest back
 		}
 	}
+	c.settleOutput()
 }
 
 // makeRoom prepares the read buffer for the next read: it moves a partial
 // command to the front when space runs short, and grows the buffer when the
-// partial command fills it (by doubling, so that a client gets memory only as
-// fast as it sends bytes; the parser has already refused sizes beyond the
-// limits).
-func (c *conn) makeRoom() {
+// partial command fills it. It grows by doubling, or to exactly what the
+// bulk string being received needs when that is less, so that a client gets
+// memory only as fast as it sends bytes (the parser has already refused sizes
+// beyond the limits). It reports false when the connections' buffer budget
+// cannot pay for the growth; the caller then refuses the client.
+func (c *conn) makeRoom() bool {
 	pending := c.w - c.r
 	if c.r > 0 && (c.w == len(c.in) || len(c.in)-c.w < len(c.in)/4 || c.need > len(c.in)-c.r) {
 		copy(c.in, c.in[c.r:c.w])
 		c.r, c.w = 0, pending
 	}
 	if c.w == len(c.in) {
-		grown := make([]byte, max(min(2*len(c.in), c.srv.lim.maxCommand), c.need))
+		size := min(2*len(c.in), c.srv.lim.maxCommand)
+		if c.need > len(c.in)+1 {
+			// The end of a bulk string: no more than it needs. (A need of
+			// one more byte says only that a line is not complete yet.)
+			size = min(size, c.need)
+		}
+		size = max(size, len(c.in)+1)
+		if !c.growInput(size) {
+			return false
+		}
+		grown := make([]byte, size)
 		copy(grown, c.in[:c.w])
 		c.in = grown
 	}
+	return true
 }
 
 // resetOutput empties the reply buffer, dropping it if a large reply grew it.
 func (c *conn) resetOutput() {
 	if cap(c.out.b) > keepWriteBuffer {
 		c.out.b = nil
+		c.settleOutput()
 	} else {
 		c.out.b = c.out.b[:0]
 	}

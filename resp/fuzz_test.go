@@ -108,7 +108,7 @@ func fuzzConn(t *testing.T) *conn {
 		if err != nil {
 			panic(err)
 		}
-		fuzzServer.srv, err = New(Options{Store: kv, Keys: kv, MaxKeyLength: 32, MaxValueLength: 64,
+		fuzzServer.srv, err = New(Options{Store: kv, Keys: kv, MaxKeyLength: 32, MaxValueBytes: 256,
 			MaxArgs: 64, MaxCommandBytes: 4096, AuthToken: "pw"})
 		if err != nil {
 			panic(err)

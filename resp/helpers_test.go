@@ -91,10 +91,10 @@ func startServer(t testing.TB, d driver, opts ...serverOpt) *testServer {
 func startServerWith(t testing.TB, d driver, adjust func(*Server), opts ...serverOpt) *testServer {
 	t.Helper()
 	o := Options{
-		MaxKeyLength:   16,
-		MaxValueLength: 32,
-		EventLoops:     d.eventLoops,
-		Version:        "test",
+		MaxKeyLength:  16,
+		MaxValueBytes: 128,
+		EventLoops:    d.eventLoops,
+		Version:       "test",
 	}
 	for _, opt := range opts {
 		opt(&o)

@@ -195,7 +195,7 @@ func (c *conn) configParams() [][2]string {
 		{"timeout", strconv.FormatInt(int64(s.idleTO.Seconds()), 10)},
 		{"port", c.localPort()},
 		{"bind", c.localHost()},
-		{"proto-max-bulk-len", strconv.Itoa(s.lim.maxCommand)},
+		{"proto-max-bulk-len", strconv.Itoa(s.maxValue)},
 		{"client-query-buffer-limit", strconv.Itoa(s.lim.maxCommand)},
 	}
 }

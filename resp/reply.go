@@ -14,6 +14,37 @@ type reply struct {
 	b     []byte
 	resp3 bool
 	errs  uint32 // error replies written so far, for the failed-command counts
+
+	// grow, when set, is asked before the buffer grows to hold a large bulk
+	// string (the connections' buffer budget); if it refuses, refused is set
+	// and the bulk strings that follow are dropped, and the caller replaces
+	// the command's reply.
+	grow    func(newCap int) bool
+	refused bool
+}
+
+// bulkFraming bounds what a bulk string adds to its bytes: "$", up to 20
+// digits, and two CRLFs; a verbatim string adds "txt:" too.
+const bulkFraming = 32
+
+// room makes room for a bulk string of n bytes and reports whether it may be
+// written: a large one grows the buffer only if grow allows it.
+func (r *reply) room(n int) bool {
+	if r.refused {
+		return false
+	}
+	if n < largeReply || cap(r.b)-len(r.b) >= n+bulkFraming {
+		return true
+	}
+	newCap := len(r.b) + n + bulkFraming
+	if r.grow != nil && !r.grow(newCap) {
+		r.refused = true
+		return false
+	}
+	b := make([]byte, len(r.b), newCap)
+	copy(b, r.b)
+	r.b = b
+	return true
 }
 
 func (r *reply) ok() { r.b = append(r.b, "+OK\r\n"...) }
@@ -50,6 +81,9 @@ func (r *reply) int(n int64) {
 }
 
 func (r *reply) bulk(s string) {
+	if len(s) >= largeReply && !r.room(len(s)) {
+		return
+	}
 	r.b = append(r.b, '$')
 	r.b = strconv.AppendInt(r.b, int64(len(s)), 10)
 	r.b = append(r.b, '\r', '\n')
@@ -58,6 +92,9 @@ func (r *reply) bulk(s string) {
 }
 
 func (r *reply) bulkBytes(s []byte) {
+	if len(s) >= largeReply && !r.room(len(s)) {
+		return
+	}
 	r.b = append(r.b, '$')
 	r.b = strconv.AppendInt(r.b, int64(len(s)), 10)
 	r.b = append(r.b, '\r', '\n')
@@ -105,6 +142,9 @@ func (r *reply) mapOf(n int) {
 func (r *reply) verbatim(text string) {
 	if !r.resp3 {
 		r.bulk(text)
+		return
+	}
+	if len(text) >= largeReply && !r.room(len(text)) {
 		return
 	}
 	r.b = append(r.b, '=')

@@ -262,7 +262,11 @@ func (l *eventLoop) takeIncoming() {
 
 // readable reads once, runs what arrived and writes the replies.
 func (l *eventLoop) readable(c *conn) {
-	c.makeRoom()
+	if !c.makeRoom() {
+		c.refuseBuffers()
+		l.process(c)
+		return
+	}
 	n, errno := rawRead(c.fd, c.in[c.w:])
 	switch {
 	case errno == syscall.EAGAIN || errno == syscall.EINTR:

@@ -20,7 +20,11 @@ func (c *conn) serveGoroutine() {
 		if err := c.flush(); err != nil || c.closing {
 			return
 		}
-		c.makeRoom()
+		if !c.makeRoom() {
+			c.refuseBuffers()
+			_ = c.flush()
+			return
+		}
 		if !c.setReadDeadline() {
 			return
 		}

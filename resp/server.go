@@ -6,9 +6,9 @@
 // SET with all its options, MGET, MSET, INCR, APPEND, EXPIRE, TTL, SCAN, ...),
 // plus what clients and tools ask a server on connecting (HELLO, AUTH, CLIENT,
 // COMMAND, CONFIG GET, INFO). Replies and error texts follow Redis 7's, so that
-// code written against Redis behaves the same. Keys and values obey the limits
-// of the HTTP API (a length in characters, valid UTF-8 only), so that whatever
-// is stored reads back identically through either door.
+// code written against Redis behaves the same. Values are any bytes, as in
+// Redis, up to MaxValueBytes; keys obey the HTTP API's limits (a length in
+// characters, valid UTF-8 only), so that every key has an HTTP spelling.
 //
 // The protocol layer is its own rather than github.com/tidwall/redcon's, for
 // three measured or needed reasons. It parses commands in place in each
@@ -65,10 +65,13 @@ type Options struct {
 	Keys      Keys
 	Snapshots Snapshots
 
-	// MaxKeyLength and MaxValueLength are in characters (Unicode code points),
-	// as for the HTTP API.
-	MaxKeyLength   int
-	MaxValueLength int
+	// MaxKeyLength is in characters (Unicode code points), as for the HTTP
+	// API: keys are UTF-8 text, so that every key can be named over HTTP.
+	MaxKeyLength int
+	// MaxValueBytes bounds a value in bytes; values are any bytes, as in
+	// Redis. 0 means 512 MiB, Redis's proto-max-bulk-len. A longer value, or
+	// one the store cannot hold, is refused with Redis's -OOM error.
+	MaxValueBytes int
 
 	// AuthToken, when set, must be given with AUTH or HELLO ... AUTH before any
 	// other command.
@@ -78,8 +81,14 @@ type Options struct {
 	MaxClients int
 	// MaxArgs bounds the arguments of one command, its name included (default 65536).
 	MaxArgs int
-	// MaxCommandBytes bounds one command as sent, framing included (default 1 MiB).
+	// MaxCommandBytes bounds one command as sent, framing included (default 1
+	// MiB, or what a SET of the longest key and value needs if that is more).
 	MaxCommandBytes int
+	// MaxBufferBytes bounds the bytes that all connections buffer together
+	// (commands being received, replies being sent) beyond the 4 KiB read
+	// buffer each starts with; a connection that would go past it is told so
+	// and closed. 0 means no bound.
+	MaxBufferBytes int64
 
 	// ReadTimeout is the time a client has to send the rest of a command once
 	// its first byte has arrived (bytes trickling in do not extend it; each
@@ -114,6 +123,10 @@ const (
 	defaultMaxClients      = 10000
 	defaultMaxArgs         = 1 << 16
 	defaultMaxCommandBytes = 1 << 20
+	defaultMaxValueBytes   = 512 << 20 // Redis's proto-max-bulk-len
+	// commandSyntaxBytes is what a SET needs beside its key and value: the
+	// longest options ("PXAT 9223372036854775807 NX GET") and the framing.
+	commandSyntaxBytes = 256
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -122,10 +135,11 @@ var ErrServerClosed = errors.New("resp: server closed")
 // Server serves the Redis protocol. It is safe for concurrent use.
 type Server struct {
 	kv       cache.Store
+	updater  updater // kv, when it can change a key atomically in any way
 	keys     Keys
 	snaps    Snapshots
 	maxKey   int
-	maxValue int
+	maxValue int // bytes
 	lim      limits
 	authHash [sha256.Size]byte
 	authOn   bool
@@ -139,8 +153,10 @@ type Server struct {
 	started  time.Time
 	runID    string
 
+	buffers bufferBudget
+
 	// Precomputed refusals, so that the hot path formats nothing.
-	msgKeyTooLong, msgValueTooLong, msgAppendTooLong string
+	msgKeyTooLong string
 
 	// loops are the epoll event loops (Linux), started by the first Serve.
 	loops     []*eventLoop
@@ -169,20 +185,21 @@ func New(o Options) (*Server, error) {
 	if o.Store == nil {
 		return nil, errors.New("resp: Options.Store is required")
 	}
-	if o.MaxKeyLength < 1 || o.MaxValueLength < 0 {
-		return nil, fmt.Errorf("resp: MaxKeyLength must be at least 1 and MaxValueLength at least 0, got %d and %d",
-			o.MaxKeyLength, o.MaxValueLength)
+	if o.MaxKeyLength < 1 {
+		return nil, fmt.Errorf("resp: MaxKeyLength must be at least 1, got %d", o.MaxKeyLength)
 	}
-	if o.MaxClients < 0 || o.MaxArgs < 0 || o.MaxCommandBytes < 0 ||
+	if o.MaxValueBytes < 0 || o.MaxClients < 0 || o.MaxArgs < 0 || o.MaxCommandBytes < 0 || o.MaxBufferBytes < 0 ||
 		o.ReadTimeout < 0 || o.IdleTimeout < 0 || o.WriteTimeout < 0 {
 		return nil, errors.New("resp: limits and timeouts must not be negative")
 	}
+	maxValue := cmp0(o.MaxValueBytes, defaultMaxValueBytes)
+	largestSet := 4*o.MaxKeyLength + maxValue + commandSyntaxBytes
 	s := &Server{
 		kv:        o.Store,
 		keys:      o.Keys,
 		snaps:     o.Snapshots,
 		maxKey:    o.MaxKeyLength,
-		maxValue:  o.MaxValueLength,
+		maxValue:  maxValue,
 		maxConns:  cmp0(o.MaxClients, defaultMaxClients),
 		readTO:    o.ReadTimeout,
 		idleTO:    o.IdleTimeout,
@@ -193,12 +210,14 @@ func New(o Options) (*Server, error) {
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		stats:     newCommandStats(),
+		buffers:   bufferBudget{max: o.MaxBufferBytes},
 		lim: limits{
 			maxArgs:    cmp0(o.MaxArgs, defaultMaxArgs),
-			maxCommand: cmp0(o.MaxCommandBytes, defaultMaxCommandBytes),
+			maxCommand: cmp0(o.MaxCommandBytes, max(defaultMaxCommandBytes, largestSet)),
 			maxInline:  inlineMaxBytes,
 		},
 	}
+	s.updater, _ = o.Store.(updater)
 	if s.readTO == 0 {
 		// Otherwise a client that sends half a command and stops would escape
 		// IdleTimeout, which the drivers apply only with nothing buffered.
@@ -216,9 +235,12 @@ func New(o Options) (*Server, error) {
 	if s.lim.maxArgs < 3 {
 		return nil, fmt.Errorf("resp: MaxArgs must be at least 3, got %d", s.lim.maxArgs)
 	}
-	if need := 4*(s.maxKey+s.maxValue) + 64; s.lim.maxCommand < need {
+	if s.lim.maxCommand < largestSet {
 		return nil, fmt.Errorf("resp: MaxCommandBytes %d cannot hold a SET of the longest key and value (%d bytes)",
-			s.lim.maxCommand, need)
+			s.lim.maxCommand, largestSet)
+	}
+	if b := s.buffers.max; b > 0 && b < int64(s.lim.maxCommand) {
+		return nil, fmt.Errorf("resp: MaxBufferBytes %d cannot hold the largest command (%d bytes)", b, s.lim.maxCommand)
 	}
 	if o.AuthToken != "" {
 		s.authOn = true
@@ -235,8 +257,6 @@ func New(o Options) (*Server, error) {
 	_, _ = rand.Read(id[:])
 	s.runID = hex.EncodeToString(id[:])
 	s.msgKeyTooLong = fmt.Sprintf("ERR key must be at most %d characters", s.maxKey)
-	s.msgValueTooLong = fmt.Sprintf("ERR value must be at most %d characters", s.maxValue)
-	s.msgAppendTooLong = fmt.Sprintf("ERR the result would be longer than %d characters; nothing changed", s.maxValue)
 	return s, nil
 }
 
@@ -355,6 +375,7 @@ func (s *Server) release(c *conn, closeSocket func()) {
 	delete(s.conns, c)
 	s.closedCommands += c.commands.Load()
 	s.mu.Unlock()
+	c.releaseBuffers()
 	closeSocket()
 	s.connWG.Done()
 }

@@ -26,10 +26,12 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	for name, o := range map[string]Options{
 		"no store":              {MaxKeyLength: 1},
 		"no key length":         {Store: kv},
-		"negative value length": {Store: kv, MaxKeyLength: 1, MaxValueLength: -1},
+		"negative value length": {Store: kv, MaxKeyLength: 1, MaxValueBytes: -1},
+		"negative buffer bound": {Store: kv, MaxKeyLength: 1, MaxBufferBytes: -1},
+		"buffers too small":     {Store: kv, MaxKeyLength: 1, MaxValueBytes: 1000, MaxBufferBytes: 1000},
 		"negative limit":        {Store: kv, MaxKeyLength: 1, MaxClients: -1},
 		"too few arguments":     {Store: kv, MaxKeyLength: 1, MaxArgs: 2},
-		"command too small":     {Store: kv, MaxKeyLength: 256, MaxValueLength: 256, MaxCommandBytes: 1000},
+		"command too small":     {Store: kv, MaxKeyLength: 256, MaxValueBytes: 256, MaxCommandBytes: 1000},
 		"negative timeout":      {Store: kv, MaxKeyLength: 1, ReadTimeout: -time.Second},
 	} {
 		if _, err := New(o); err == nil {

@@ -9,18 +9,23 @@ import (
 )
 
 // The string commands: GET, SET and its variants, MGET, MSET, INCR and friends,
-// APPEND, STRLEN. Keys and values are checked against the same limits as over
-// HTTP before anything is stored.
+// APPEND, STRLEN. Keys are checked against the same limits as over HTTP, and
+// values against MaxValueBytes, before anything is stored.
 
-// Refusals shared with the HTTP API's rules.
 const (
-	msgKeyEmpty      = "ERR key must not be empty"
-	msgKeyNotUTF8    = "ERR key is not valid UTF-8"
-	msgValueNotUTF8  = "ERR value is not valid UTF-8"
-	msgNotInteger    = "ERR value is not an integer or out of range"
-	msgOverflow      = "ERR increment or decrement would overflow"
-	msgSyntax        = "ERR syntax error"
-	msgTooLarge      = "OOM the entry is larger than this cache's memory budget"
+	// Refusals shared with the HTTP API's rules for keys.
+	msgKeyEmpty   = "ERR key must not be empty"
+	msgKeyNotUTF8 = "ERR key is not valid UTF-8"
+
+	msgNotInteger = "ERR value is not an integer or out of range"
+	msgOverflow   = "ERR increment or decrement would overflow"
+	msgSyntax     = "ERR syntax error"
+	// msgOOM is Redis's answer to a write it has no memory for; warmkv gives
+	// it for a value longer than MaxValueBytes or than the cache can hold.
+	msgOOM = "OOM command not allowed when used memory > 'maxmemory'."
+	// msgStringTooLong is Redis's answer when APPEND or SETRANGE would make a
+	// value longer than proto-max-bulk-len, here MaxValueBytes.
+	msgStringTooLong = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 	msgNoKeyListing  = "ERR this store cannot list its keys"
 	msgDecrOverflow  = "ERR decrement would overflow"
 	msgInternalError = "ERR internal error: "
@@ -38,17 +43,6 @@ func (s *Server) checkKey(key []byte) string {
 		return msgKeyNotUTF8
 	case len(key) > s.maxKey && utf8.RuneCount(key) > s.maxKey:
 		return s.msgKeyTooLong
-	}
-	return ""
-}
-
-// checkValue returns why value is refused, or "".
-func (s *Server) checkValue(value []byte) string {
-	switch {
-	case !utf8.Valid(value):
-		return msgValueNotUTF8
-	case len(value) > s.maxValue && utf8.RuneCount(value) > s.maxValue:
-		return s.msgValueTooLong
 	}
 	return ""
 }
@@ -72,12 +66,13 @@ func (c *conn) validKeys(keys [][]byte) bool {
 	return true
 }
 
+// validEntry checks a key and a value: any bytes, up to MaxValueBytes.
 func (c *conn) validEntry(key, value []byte) bool {
 	if !c.validKey(key) {
 		return false
 	}
-	if msg := c.srv.checkValue(value); msg != "" {
-		c.out.err(msg)
+	if len(value) > c.srv.maxValue {
+		c.out.err(msgOOM)
 		return false
 	}
 	return true
@@ -94,19 +89,23 @@ func (c *conn) readFailed(err error) bool {
 	return true
 }
 
-// storeFailed answers an error from the store.
+// storeFailed answers an error from the store, or a commandError that a
+// command's update function returned.
 func (c *conn) storeFailed(err error) {
+	var refusal commandError
 	switch {
 	case errors.Is(err, cache.ErrUnavailable):
 		c.out.err(msgUnavailable)
 	case errors.Is(err, cache.ErrTooLarge):
-		c.out.err(msgTooLarge)
+		c.out.err(msgOOM)
 	case errors.Is(err, cache.ErrNotInteger):
 		c.out.err(msgNotInteger)
 	case errors.Is(err, cache.ErrOverflow):
 		c.out.err(msgOverflow)
 	case errors.Is(err, cache.ErrValueTooLong):
-		c.out.err(c.srv.msgAppendTooLong)
+		c.out.err(msgStringTooLong)
+	case errors.As(err, &refusal):
+		c.out.err(string(refusal))
 	default:
 		c.out.err(msgInternalError + err.Error())
 	}
@@ -394,12 +393,38 @@ func cmdDecrBy(c *conn, args [][]byte) {
 	c.incrBy(args[1], -delta)
 }
 
-// cmdAppend answers the new length in bytes, as Redis does.
+// cmdAppend answers the new length in bytes, as Redis does. The length of
+// the result is checked before it is built.
 func cmdAppend(c *conn, args [][]byte) {
-	if !c.validEntry(args[1], args[2]) {
+	if !c.validKey(args[1]) {
 		return
 	}
-	v, err := c.srv.kv.Append(string(args[1]), string(args[2]), false, c.srv.maxValue, cache.KeepTTL)
+	fragment := args[2]
+	var n int
+	if c.srv.updater != nil {
+		ok := c.update(string(args[1]), func(old cache.Item, _ bool) (cache.Item, bool, error) {
+			n = len(old.Value) + len(fragment)
+			if n > c.srv.maxValue {
+				return old, false, errStringTooLong
+			}
+			return cache.Item{Value: old.Value + string(fragment), ExpireAt: old.ExpireAt}, true, nil
+		})
+		if ok {
+			c.out.int(int64(n))
+		}
+		return
+	}
+	// A store that cannot run the check in the change (a shared tier): check
+	// against the value as it is now, then append there.
+	v, _, _, err := c.srv.kv.Lookup(unsafeString(args[1]))
+	if c.readFailed(err) {
+		return
+	}
+	if len(v)+len(fragment) > c.srv.maxValue {
+		c.out.err(msgStringTooLong)
+		return
+	}
+	v, err = c.srv.kv.Append(string(args[1]), string(fragment), false, 0, cache.KeepTTL)
 	if err != nil {
 		c.storeFailed(err)
 		return

@@ -211,38 +211,39 @@ func TestStringCommandsGoRedis(t *testing.T) {
 	})
 }
 
-// TestKeyAndValueLimits: the same limits as the HTTP API (here keys of 16
-// characters and values of 32, counted in code points, valid UTF-8 only), each
-// refusal a clear error, and nothing stored.
+// TestKeyAndValueLimits: keys have the HTTP API's limits (here 16
+// characters, valid UTF-8 only); values are any bytes up to MaxValueBytes
+// (here 128), refused past it with Redis's -OOM. Each refusal is a clear
+// error, and nothing is stored.
 func TestKeyAndValueLimits(t *testing.T) {
 	ts := startServer(t, defaultDriver())
 	r := ts.raw(t)
-	key16 := strings.Repeat("ключ", 4)       // 16 characters, 32 bytes
-	value32 := strings.Repeat("значение", 4) // 32 characters, 64 bytes
+	key16 := strings.Repeat("ключ", 4) // 16 characters, 32 bytes
 	longKey := key16 + "x"
-	longValue := value32 + "x"
+	binary := "\x00\xff\xfe\r\n" + strings.Repeat("\x80", 123) // 128 bytes, not UTF-8
+	tooLong := binary + "x"
 	const (
-		errEmpty     = "-ERR key must not be empty\r\n"
-		errKeyLong   = "-ERR key must be at most 16 characters\r\n"
-		errKeyUTF8   = "-ERR key is not valid UTF-8\r\n"
-		errValueLong = "-ERR value must be at most 32 characters\r\n"
-		errValueUTF8 = "-ERR value is not valid UTF-8\r\n"
+		errEmpty    = "-ERR key must not be empty\r\n"
+		errKeyLong  = "-ERR key must be at most 16 characters\r\n"
+		errKeyUTF8  = "-ERR key is not valid UTF-8\r\n"
+		errOOM      = "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+		errTooLarge = "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"
 	)
 	runScript(t, r, []step{
-		{cmd("SET", key16, value32), "+OK\r\n"},
-		{cmd("GET", key16), "$64\r\n" + value32 + "\r\n"},
+		{cmd("SET", key16, binary), "+OK\r\n"},
+		{cmd("GET", key16), "$128\r\n" + binary + "\r\n"},
+		{cmd("STRLEN", key16), ":128\r\n"},
 		{cmd("SET", "", "v"), errEmpty},
 		{cmd("SET", longKey, "v"), errKeyLong},
 		{cmd("SET", "k\xff", "v"), errKeyUTF8},
 		{cmd("SET", "k\xed\xa0\x80", "v"), errKeyUTF8}, // a UTF-16 surrogate
-		{cmd("SET", "k", longValue), errValueLong},
-		{cmd("SET", "k", "v\xc3"), errValueUTF8},
-		{cmd("SETNX", "k", longValue), errValueLong},
-		{cmd("SETEX", "k", "10", longValue), errValueLong},
+		{cmd("SET", "k", tooLong), errOOM},
+		{cmd("SETNX", "k", tooLong), errOOM},
+		{cmd("SETEX", "k", "10", tooLong), errOOM},
 		{cmd("GETSET", longKey, "v"), errKeyLong},
-		{cmd("MSET", "a", "1", "k", longValue), errValueLong},
+		{cmd("MSET", "a", "1", "k", tooLong), errOOM},
 		{cmd("GET", "a"), "$-1\r\n"}, // MSET checks every pair before storing any
-		{cmd("APPEND", "k", longValue), errValueLong},
+		{cmd("APPEND", "k", tooLong), errTooLarge},
 		{cmd("INCR", longKey), errKeyLong},
 		{cmd("GET", longKey), errKeyLong},
 		{cmd("MGET", "a", ""), errEmpty},
@@ -251,10 +252,25 @@ func TestKeyAndValueLimits(t *testing.T) {
 		{cmd("EXPIRE", longKey, "10"), errKeyLong},
 		{cmd("TTL", ""), errEmpty},
 		{cmd("GET", "k"), "$-1\r\n"},
-		// APPEND may not grow a value past the limit either.
-		{cmd("SET", "k", value32[:len(value32)-len("е")]), "+OK\r\n"},
-		{cmd("APPEND", "k", "ab"), "-ERR the result would be longer than 32 characters; nothing changed\r\n"},
-		{cmd("APPEND", "k", "a"), ":63\r\n"}, // 31 two-byte characters and one byte
+		// APPEND may not grow a value past the limit either; it counts bytes.
+		{cmd("SET", "k", binary[:127]), "+OK\r\n"},
+		{cmd("APPEND", "k", "ab"), errTooLarge},
+		{cmd("APPEND", "k", "\x00"), ":128\r\n"},
+		{cmd("GET", "k"), "$128\r\n" + binary[:127] + "\x00\r\n"},
 		{cmd("DBSIZE"), ":2\r\n"},
+	})
+}
+
+// TestValueTheCacheCannotHold: a value within MaxValueBytes but larger than
+// the cache can hold is refused with -OOM, and the connection stays open.
+func TestValueTheCacheCannotHold(t *testing.T) {
+	ts := startServer(t, defaultDriver(), func(o *Options) { o.MaxValueBytes = 80 << 20 })
+	r := ts.raw(t)
+	huge := strings.Repeat("v", 65<<20) // the test cache's budget is 64 MiB
+	runScript(t, r, []step{
+		{cmd("SET", "k", huge), "-OOM command not allowed when used memory > 'maxmemory'.\r\n"},
+		{cmd("APPEND", "k", huge), "-OOM command not allowed when used memory > 'maxmemory'.\r\n"},
+		{cmd("PING"), "+PONG\r\n"},
+		{cmd("EXISTS", "k"), ":0\r\n"},
 	})
 }

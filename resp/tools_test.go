@@ -40,11 +40,11 @@ func run(t *testing.T, stdin string, name string, args ...string) string {
 	return string(out)
 }
 
-// toolServer is a warmkv server with the default length limits, as the tools
-// see it in production.
+// toolServer is a warmkv server with the default key length and Redis's
+// value limit (512 MiB), as the tools see it in production.
 func toolServer(t *testing.T, opts ...serverOpt) *testServer {
 	return startServer(t, defaultDriver(), append([]serverOpt{func(o *Options) {
-		o.MaxKeyLength, o.MaxValueLength = 256, 256
+		o.MaxKeyLength, o.MaxValueBytes = 256, 0
 	}}, opts...)...)
 }
 

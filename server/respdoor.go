@@ -36,11 +36,12 @@ func startRESP(a *app.App) (*resp.Server, <-chan error, error) {
 		Keys:            keys,
 		Snapshots:       snaps,
 		MaxKeyLength:    cfg.MaxKeyLength,
-		MaxValueLength:  cfg.MaxValueLength,
+		MaxValueBytes:   cfg.RespMaxValueBytes,
 		AuthToken:       cfg.AuthToken,
 		MaxClients:      cfg.RespMaxClients,
 		MaxArgs:         cfg.RespMaxArgs,
 		MaxCommandBytes: cfg.RespMaxCommandBytes,
+		MaxBufferBytes:  int64(cfg.RespMaxBufferBytes),
 		// A command must arrive as fast as an HTTP body must; connections
 		// idle between commands are closed after RESP_IDLE_TIMEOUT, so that
 		// forgotten ones cannot fill RESP_MAX_CLIENTS.

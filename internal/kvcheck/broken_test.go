@@ -25,7 +25,7 @@ func serveInProcess(t *testing.T, store cache.Store) []Target {
 	}
 	web := httptest.NewServer(h)
 	t.Cleanup(web.Close)
-	rs, err := resp.New(resp.Options{Store: store, MaxKeyLength: 250, MaxValueLength: maxValue})
+	rs, err := resp.New(resp.Options{Store: store, MaxKeyLength: 250, MaxValueBytes: maxValue})
 	if err != nil {
 		t.Fatal(err)
 	}

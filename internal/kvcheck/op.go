@@ -106,7 +106,7 @@ type Input struct {
 	Stored    bool // Set answers whether it stored (SETNX, SET NX/XX without GET)
 	Prepend   bool // Append
 	Length    bool // Append answers the new length in bytes (RESP), not the value
-	MaxRunes  int  // Append: the server's MAX_VALUE_LENGTH
+	MaxRunes  int  // Append: the server's MAX_VALUE_LENGTH (and RESP_MAX_VALUE_BYTES, the same)
 	Seconds   bool // TTL answers seconds (TTL), not milliseconds (PTTL)
 
 	Expiry   ExpiryMode

@@ -40,11 +40,14 @@ func (c *RESPClient) Close() {
 }
 
 // The Redis port's refusals (resp/strings.go), and the one for an
-// unavailable shared tier.
+// unavailable shared tier. An APPEND runs into RESP_MAX_VALUE_BYTES, in
+// bytes, where HTTP's runs into MAX_VALUE_LENGTH, in characters: a server
+// under a check sets both to Input.MaxRunes, and the workload's values are
+// ASCII, so that the two limits are one.
 const (
 	respNotInteger  = "ERR value is not an integer or out of range"
 	respOverflow    = "ERR increment or decrement would overflow"
-	respTooLong     = "ERR the result would be longer than"
+	respTooLong     = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 	respUnavailable = "UNAVAILABLE "
 )
 
@@ -75,7 +78,7 @@ func (c *RESPClient) Do(in Input) (Output, error) {
 			return Output{Status: NotInteger}, nil
 		case r.str == respOverflow && in.Kind == Increment:
 			return Output{Status: Overflow}, nil
-		case strings.HasPrefix(r.str, respTooLong) && in.Kind == Append:
+		case r.str == respTooLong && in.Kind == Append:
 			return Output{Status: TooLong}, nil
 		}
 		return Output{}, fmt.Errorf("resp %q: -%s", args, r.str)

@@ -81,8 +81,11 @@ type Config struct {
 	// beside the cache (RespBuffersFor).
 	RespMaxBufferBytes int
 	// RespIdleTimeout (RESP_IDLE_TIMEOUT) closes Redis-protocol connections idle
-	// between commands that long; 0 keeps them, as Redis's "timeout 0".
+	// between commands that long; 0, the default, keeps them, as Redis's "timeout 0".
 	RespIdleTimeout time.Duration
+	// RespAuthTimeout (RESP_AUTH_TIMEOUT) closes a connection that has not
+	// authenticated that long after connecting, when AuthToken is set; 0 never does.
+	RespAuthTimeout time.Duration
 
 	// AuthToken (AUTH_TOKEN) is the one secret for both protocols: HTTP API calls
 	// need "Authorization: Bearer <token>" and RESP clients must AUTH with it;
@@ -146,6 +149,7 @@ const (
 	defaultRespMaxCommandBytes = 1 << 20
 	maxRespMaxValueBytes       = 512 << 20 // Redis's proto-max-bulk-len
 	maxRespMaxCommandBytes     = 1 << 30   // Redis's client-query-buffer-limit
+	defaultRespAuthTimeout     = 10 * time.Second
 	maxAuthTokenLength         = 1024
 )
 
@@ -442,6 +446,8 @@ func (l *loader) resp(c *Config) {
 		"a duration like 300s or 5m, or 0 to keep idle connections open")
 	c.RespMaxArgs = l.integer("RESP_MAX_ARGS", defaultRespMaxArgs, minRespMaxArgs, maxRespMaxArgs,
 		fmt.Sprintf("a number of arguments %d-%d", minRespMaxArgs, maxRespMaxArgs))
+	c.RespAuthTimeout = l.durationOrZero("RESP_AUTH_TIMEOUT", defaultRespAuthTimeout,
+		"a duration like 10s, or 0 to let connections wait for AUTH as long as they like")
 
 	c.AuthToken = l.authToken()
 	c.CORSOrigins = l.corsOrigins()
@@ -603,7 +609,9 @@ const (
 	defaultRedisTimeout = time.Second
 )
 
-// defaultRespIdleTimeout closes forgotten Redis-protocol connections: without
-// it, clients that connect and go silent would fill RESP_MAX_CLIENTS. Pooling
-// clients (redis-py, go-redis) reconnect when a pooled connection was closed.
-const defaultRespIdleTimeout = 300 * time.Second
+// defaultRespIdleTimeout keeps idle Redis-protocol connections, as Redis's
+// "timeout 0" does: client pools keep connections open for long, and some
+// clients (node-redis) report a closed idle connection as an error event that
+// crashes a program without a listener. RESP_MAX_CLIENTS bounds them, and
+// with AUTH_TOKEN set RESP_AUTH_TIMEOUT cuts those that never authenticate.
+const defaultRespIdleTimeout = 0

@@ -51,7 +51,8 @@ func TestLoadDefaults(t *testing.T) {
 		RespMaxValueBytes:   1015808, // what one of the 64 shards of 1 MiB holds
 		RespMaxCommandBytes: 1 << 20,
 		RespMaxBufferBytes:  16 << 20, // a quarter of the 64 MiB beside the cache
-		RespIdleTimeout:     300 * time.Second,
+		RespIdleTimeout:     0,
+		RespAuthTimeout:     10 * time.Second,
 		AuthToken:           "",
 
 		SnapshotPath:     "",
@@ -93,6 +94,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"RESP_MAX_VALUE_BYTES":   "1MiB",
 		"RESP_MAX_COMMAND_BYTES": "2MiB",
 		"RESP_MAX_BUFFER_BYTES":  "8MiB",
+		"RESP_AUTH_TIMEOUT":      "3s",
 		"AUTH_TOKEN":             "s3cret-Token_123",
 
 		"SNAPSHOT_PATH":     "/data/warmkv.snap",
@@ -133,6 +135,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		RespMaxCommandBytes: 2 << 20,
 		RespMaxBufferBytes:  8 << 20,
 		RespIdleTimeout:     90 * time.Second,
+		RespAuthTimeout:     3 * time.Second,
 		AuthToken:           "s3cret-Token_123",
 
 		SnapshotPath:     "/data/warmkv.snap",
@@ -199,7 +202,8 @@ func TestLoadAcceptsEdgeValues(t *testing.T) {
 		{"RESP_MAX_VALUE_BYTES", "1", func(c Config) any { return c.RespMaxCommandBytes }, 1 << 20},
 		{"RESP_MAX_BUFFER_BYTES", "1MiB", func(c Config) any { return c.RespMaxBufferBytes }, 1 << 20},
 		{"RESP_IDLE_TIMEOUT", "0", func(c Config) any { return c.RespIdleTimeout }, time.Duration(0)},
-
+		{"RESP_AUTH_TIMEOUT", "0", func(c Config) any { return c.RespAuthTimeout }, time.Duration(0)},
+		{"RESP_AUTH_TIMEOUT", "250ms", func(c Config) any { return c.RespAuthTimeout }, 250 * time.Millisecond},
 		{"AUTH_TOKEN", " tok\n", func(c Config) any { return c.AuthToken }, "tok"},
 		{"AUTH_TOKEN", "!~" + strings.Repeat("x", 1022), func(c Config) any { return len(c.AuthToken) }, 1024},
 		{"SNAPSHOT_PATH", " warmkv.snap ", func(c Config) any { return c.SnapshotPath }, "warmkv.snap"},
@@ -277,7 +281,7 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"RESP_MAX_VALUE_BYTES", "0", `RESP_MAX_VALUE_BYTES="0": want bytes like 512MiB, 2GB or 1073741824 (must be more than 0 bytes)`},
 		{"RESP_MAX_BUFFER_BYTES", "1KiB", `RESP_MAX_BUFFER_BYTES="1KiB": want at least RESP_MAX_COMMAND_BYTES (1048576 bytes), or the largest command could never be received`},
 		{"RESP_IDLE_TIMEOUT", "-1s", `RESP_IDLE_TIMEOUT="-1s": want a duration like 300s or 5m, or 0 to keep idle connections open`},
-
+		{"RESP_AUTH_TIMEOUT", "soon", `RESP_AUTH_TIMEOUT="soon": want a duration like 10s, or 0 to let connections wait for AUTH as long as they like`},
 		{"RESP_MAX_COMMAND_BYTES", "lots", `RESP_MAX_COMMAND_BYTES="lots": want bytes like 512MiB, 2GB or 1073741824 (not a number)`},
 		{"SNAPSHOT_PATH", "/data/", `SNAPSHOT_PATH="/data/": want a file path like /data/warmkv.snap, not a directory`},
 		{"SNAPSHOT_PATH", "/data/..", `SNAPSHOT_PATH="/data/..": want a file path like /data/warmkv.snap, not a directory`},

@@ -43,6 +43,9 @@ type conn struct {
 	libVer     string
 	created    time.Time
 	lastCmd    string
+	// authDeadline is when a connection that has not authenticated is
+	// closed (Unix ns, wall clock); 0 for none.
+	authDeadline int64
 
 	commands atomic.Int64
 	stats    *commandStripe // where its commands are counted
@@ -67,6 +70,7 @@ const (
 	idleDeadline
 	commandDeadline
 	writeDeadline // epoll driver: replies waiting for the client
+	authDeadline  // goroutine driver: not authenticated yet
 )
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -89,6 +93,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 		c.local, _ = a.(*net.TCPAddr)
 	}
 	c.out.grow = c.growOutput
+	if !c.authed && s.authTO > 0 {
+		c.authDeadline = time.Now().Add(s.authTO).UnixNano()
+	}
 	return c
 }
 

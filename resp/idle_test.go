@@ -112,3 +112,67 @@ func TestTimeoutsFreeClientSlots(t *testing.T) {
 		}
 	})
 }
+
+// TestAuthTimeout: with a token, a connection that has not authenticated
+// within AuthTimeout is closed, even while it keeps sending commands; one
+// that has authenticated is kept, idle, as Redis keeps it.
+func TestAuthTimeout(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d driver) {
+		const timeout = 150 * time.Millisecond
+		ts := startServer(t, d, withAuth("pw"), func(o *Options) { o.AuthTimeout = timeout })
+
+		ts.raw(t).expectClosed()
+
+		busy := ts.raw(t)
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
+				if _, err := busy.conn.Write([]byte(encode("PING"))); err != nil {
+					return
+				}
+			}
+		}()
+		// Replies are NOAUTH errors until the connection is cut.
+		for {
+			_ = busy.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			reply, err := readReply(busy.rd)
+			if err != nil {
+				break
+			}
+			if reply != "-NOAUTH Authentication required.\r\n" {
+				t.Fatalf("before AUTH: %q", reply)
+			}
+		}
+		close(stop)
+		<-done
+
+		authed := ts.raw(t)
+		if got := authed.do("AUTH", "pw"); got != "+OK\r\n" {
+			t.Fatalf("AUTH: %q", got)
+		}
+		time.Sleep(2 * timeout)
+		if got := authed.do("PING"); got != "+PONG\r\n" {
+			t.Errorf("authenticated, idle past the auth timeout: %q", got)
+		}
+	})
+}
+
+// TestNoAuthTimeoutWithoutToken: without a token there is nothing to wait
+// for, and AuthTimeout does nothing.
+func TestNoAuthTimeoutWithoutToken(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d driver) {
+		ts := startServer(t, d, func(o *Options) { o.AuthTimeout = 50 * time.Millisecond })
+		r := ts.raw(t)
+		time.Sleep(150 * time.Millisecond)
+		if got := r.do("PING"); got != "+PONG\r\n" {
+			t.Errorf("idle without a token: %q", got)
+		}
+	})
+}

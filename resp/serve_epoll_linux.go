@@ -189,7 +189,7 @@ func dupCloseOnExec(fd int) (int, error) {
 
 func (l *eventLoop) run() {
 	defer close(l.done)
-	timed := l.srv.readTO > 0 || l.srv.writeTO > 0 || l.srv.idleTO > 0
+	timed := l.srv.readTO > 0 || l.srv.writeTO > 0 || l.srv.idleTO > 0 || l.srv.authTO > 0
 	waitMs := -1
 	if timed {
 		waitMs = int(timeoutTick / time.Millisecond)
@@ -371,6 +371,11 @@ func (l *eventLoop) each(fn func(*conn)) {
 
 func (l *eventLoop) closeExpired() {
 	l.each(func(c *conn) {
+		if !c.authed && c.authDeadline != 0 && l.now >= c.authDeadline {
+			c.srv.log.Debug("resp: connection did not authenticate in time; closing", "remote", c.remote)
+			l.close(c)
+			return
+		}
 		if c.expires != 0 && l.now >= c.expires {
 			c.srv.log.Debug("resp: connection timed out; closing", "remote", c.remote,
 				"mid_command", c.w > c.r, "replies_pending", c.outPos < len(c.out.b))

@@ -63,6 +63,9 @@ func (c *conn) flush() error {
 // complete command having been answered.
 func (c *conn) setReadDeadline() bool {
 	pending := c.w - c.r
+	if !c.authed && c.authDeadline != 0 {
+		return c.setAuthReadDeadline(pending)
+	}
 	switch {
 	case pending > 0 && c.srv.readTO > 0:
 		// A client streaming a long pipeline often has half a command
@@ -81,6 +84,31 @@ func (c *conn) setReadDeadline() bool {
 	c.progressed = false
 	// Checked after setting the deadline: see Server.Shutdown.
 	return !c.srv.inShutdown.Load()
+}
+
+// setAuthReadDeadline is setReadDeadline for a connection that must still
+// authenticate: the earlier of its own deadline and the time it has left to
+// do so. Such connections are few and short-lived, so it is reset every time.
+func (c *conn) setAuthReadDeadline(pending int) bool {
+	now := time.Now()
+	at := time.Unix(0, c.authDeadline)
+	switch {
+	case pending > 0 && c.srv.readTO > 0:
+		at = minTime(at, now.Add(c.srv.readTO))
+	case pending == 0 && c.srv.idleTO > 0:
+		at = minTime(at, now.Add(c.srv.idleTO))
+	}
+	_ = c.nc.SetReadDeadline(at)
+	c.deadline = authDeadline
+	c.progressed = false
+	return !c.srv.inShutdown.Load()
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 func (c *conn) logReadError(err error) {

@@ -101,6 +101,9 @@ type Options struct {
 	IdleTimeout time.Duration
 	// WriteTimeout bounds writing one batch of replies to a client; 0 means no limit.
 	WriteTimeout time.Duration
+	// AuthTimeout closes a connection that has not authenticated that long
+	// after it was accepted, when AuthToken is set; 0 never does.
+	AuthTimeout time.Duration
 
 	// EventLoops is the number of epoll event loops serving TCP connections
 	// on Linux. 0 means half of GOMAXPROCS, at least one: like Redis, a loop
@@ -147,6 +150,7 @@ type Server struct {
 	readTO   time.Duration
 	idleTO   time.Duration
 	writeTO  time.Duration
+	authTO   time.Duration
 	version  string
 	log      *slog.Logger
 	now      func() time.Time
@@ -189,7 +193,7 @@ func New(o Options) (*Server, error) {
 		return nil, fmt.Errorf("resp: MaxKeyLength must be at least 1, got %d", o.MaxKeyLength)
 	}
 	if o.MaxValueBytes < 0 || o.MaxClients < 0 || o.MaxArgs < 0 || o.MaxCommandBytes < 0 || o.MaxBufferBytes < 0 ||
-		o.ReadTimeout < 0 || o.IdleTimeout < 0 || o.WriteTimeout < 0 {
+		o.ReadTimeout < 0 || o.IdleTimeout < 0 || o.WriteTimeout < 0 || o.AuthTimeout < 0 {
 		return nil, errors.New("resp: limits and timeouts must not be negative")
 	}
 	maxValue := cmp0(o.MaxValueBytes, defaultMaxValueBytes)
@@ -245,6 +249,7 @@ func New(o Options) (*Server, error) {
 	if o.AuthToken != "" {
 		s.authOn = true
 		s.authHash = sha256.Sum256([]byte(o.AuthToken))
+		s.authTO = o.AuthTimeout
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -43,11 +43,13 @@ func startRESP(a *app.App) (*resp.Server, <-chan error, error) {
 		MaxCommandBytes: cfg.RespMaxCommandBytes,
 		MaxBufferBytes:  int64(cfg.RespMaxBufferBytes),
 		// A command must arrive as fast as an HTTP body must; connections
-		// idle between commands are closed after RESP_IDLE_TIMEOUT, so that
-		// forgotten ones cannot fill RESP_MAX_CLIENTS.
+		// idle between commands are kept unless RESP_IDLE_TIMEOUT is set, as
+		// Redis keeps them, and those that never authenticate are cut after
+		// RESP_AUTH_TIMEOUT.
 		ReadTimeout:  cfg.ReadTimeout,
 		WriteTimeout: cfg.WriteTimeout,
 		IdleTimeout:  cfg.RespIdleTimeout,
+		AuthTimeout:  cfg.RespAuthTimeout,
 		EventLoops:   eventLoops(a),
 		Version:      a.Version,
 		Logger:       logger,
@@ -62,7 +64,9 @@ func startRESP(a *app.App) (*resp.Server, <-chan error, error) {
 		logger.Error("cannot listen for the Redis protocol", "addr", addr, "err", err)
 		return nil, nil, err
 	}
-	logger.Info("warmkv listening for the Redis protocol", "addr", ln.Addr().String(), "auth", cfg.AuthToken != "")
+	logger.Info("warmkv listening for the Redis protocol", "addr", ln.Addr().String(), "auth", cfg.AuthToken != "",
+		"max_value_bytes", cfg.RespMaxValueBytes, "max_command_bytes", cfg.RespMaxCommandBytes,
+		"max_buffer_bytes", cfg.RespMaxBufferBytes)
 	if cfg.RespUnprotected() {
 		logger.Warn("the Redis-protocol port listens beyond loopback without AUTH_TOKEN: anyone who can reach it can read, write and flush the cache",
 			"addr", ln.Addr().String())

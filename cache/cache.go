@@ -159,7 +159,9 @@ func (c *Cache) shardIndex(h uint64) int {
 func (c *Cache) Get(key string) (string, bool, error) {
 	h := hashKey(key)
 	s := c.shardFor(h)
-	s.mu.Lock()
+	if err := s.lock(); err != nil {
+		return "", false, err
+	}
 	e, ok := s.get(uint32(h), key)
 	s.mu.Unlock()
 	return e.value, ok, nil
@@ -167,10 +169,12 @@ func (c *Cache) Get(key string) (string, bool, error) {
 
 // GetWithExpiry is Get that also returns the expiry (Unix nanoseconds, 0 = never):
 // a read that counts as a use, for a store that keeps this cache as its local copy.
+// It waits for a transaction on the key's shard however long it runs: a store
+// that keeps a local copy here runs none.
 func (c *Cache) GetWithExpiry(key string) (value string, expireAt int64, ok bool) {
 	h := hashKey(key)
 	s := c.shardFor(h)
-	s.mu.Lock()
+	s.lockWaiting()
 	e, ok := s.get(uint32(h), key)
 	s.mu.Unlock()
 	return e.value, e.expireAt, ok
@@ -181,7 +185,9 @@ func (c *Cache) GetWithExpiry(key string) (value string, expireAt int64, ok bool
 func (c *Cache) Lookup(key string) (value string, expireAt int64, ok bool, err error) {
 	h := hashKey(key)
 	s := c.shardFor(h)
-	s.mu.Lock()
+	if err := s.lock(); err != nil {
+		return "", 0, false, err
+	}
 	e, ok := s.lookup(uint32(h), key)
 	s.mu.Unlock()
 	return e.value, e.expireAt, ok, nil
@@ -193,10 +199,12 @@ func (c *Cache) Lookup(key string) (value string, expireAt int64, ok bool, err e
 func (c *Cache) Set(key, value string, expireAt int64) error {
 	h := hashKey(key)
 	s := c.shardFor(h)
-	s.mu.Lock()
+	if err := s.lock(); err != nil {
+		return err
+	}
 	var err error
 	if expireAt == KeepTTL {
-		_, err = s.update(uint32(h), key, KeepTTL, func(entry, bool) (string, error) { return value, nil })
+		err = s.setKeepTTL(uint32(h), key, value)
 	} else {
 		err = s.store(uint32(h), key, value, expireAt)
 	}
@@ -208,12 +216,10 @@ func (c *Cache) Set(key, value string, expireAt int64) error {
 func (c *Cache) Delete(key string) (bool, error) {
 	h := hashKey(key)
 	s := c.shardFor(h)
-	s.mu.Lock()
-	_, ok := s.lookup(uint32(h), key)
-	if ok {
-		s.remove(uint32(h), key)
-		s.deletes++
+	if err := s.lock(); err != nil {
+		return false, err
 	}
+	_, ok := s.getDelete(uint32(h), key)
 	s.mu.Unlock()
 	return ok, nil
 }
@@ -223,45 +229,23 @@ func (c *Cache) Delete(key string) (bool, error) {
 func (c *Cache) CompareAndSet(key, compare, value string, expireAt int64) (bool, error) {
 	h := hashKey(key)
 	s := c.shardFor(h)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	swapped := true
-	_, err := s.update(uint32(h), key, expireAt, func(old entry, found bool) (string, error) {
-		if found && old.value != compare {
-			swapped = false
-			return "", errCompareFailed
-		}
-		return value, nil
-	})
-	if errors.Is(err, errCompareFailed) {
-		return false, nil
+	if err := s.lock(); err != nil {
+		return false, err
 	}
-	return swapped, err
+	defer s.mu.Unlock()
+	return s.compareAndSet(uint32(h), key, compare, value, expireAt)
 }
-
-var errCompareFailed = errors.New("compare failed")
 
 // IncrementBy adds delta to the integer value of key (an absent key counts as 0) and
 // returns the new value.
 func (c *Cache) IncrementBy(key string, delta int64, expireAt int64) (int64, error) {
 	h := hashKey(key)
 	s := c.shardFor(h)
-	s.mu.Lock()
+	if err := s.lock(); err != nil {
+		return 0, err
+	}
 	defer s.mu.Unlock()
-	var sum int64
-	_, err := s.update(uint32(h), key, expireAt, func(old entry, found bool) (string, error) {
-		current := "0"
-		if found {
-			current = old.value
-		}
-		var err error
-		sum, err = addInt(current, delta)
-		if err != nil {
-			return "", err
-		}
-		return formatInt(sum), nil
-	})
-	return sum, err
+	return s.incrementBy(uint32(h), key, delta, expireAt)
 }
 
 // Append adds fragment after (or, with prepend, before) the value of key, storing
@@ -270,33 +254,18 @@ func (c *Cache) IncrementBy(key string, delta int64, expireAt int64) (int64, err
 func (c *Cache) Append(key, fragment string, prepend bool, maxRunes int, expireAt int64) (string, error) {
 	h := hashKey(key)
 	s := c.shardFor(h)
-	s.mu.Lock()
+	if err := s.lock(); err != nil {
+		return "", err
+	}
 	defer s.mu.Unlock()
-	return s.update(uint32(h), key, expireAt, func(old entry, found bool) (string, error) {
-		next := fragment
-		if found {
-			if prepend {
-				next = fragment + old.value
-			} else {
-				next = old.value + fragment
-			}
-		}
-		if runeCountOver(next, maxRunes) {
-			return "", ErrValueTooLong
-		}
-		return next, nil
-	})
+	return s.append(uint32(h), key, fragment, prepend, maxRunes, expireAt)
 }
 
-// Flush removes every entry. Counters other than entries and bytes are kept.
+// Flush removes every entry, all at once: it waits for the transactions
+// running, and none starts until it is done. Counters other than entries and
+// bytes are kept.
 func (c *Cache) Flush() error {
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		s.flush()
-		s.mu.Unlock()
-	}
-	return nil
+	return c.Atomically(Scope{All: true}, func(tx Tx) error { return tx.Flush() })
 }
 
 // reapBatch bounds how long the reaper holds one shard's lock.
@@ -311,7 +280,9 @@ func (c *Cache) ReapExpired() {
 		s := &c.shards[i]
 		for more := true; more; {
 			s.mu.Lock()
-			more = s.reap(reapBatch)
+			// A shard a transaction owns is left for the next round: its
+			// keys do not change under it.
+			more = s.owner == nil && s.reap(reapBatch)
 			s.mu.Unlock()
 			if more {
 				runtime.Gosched()
@@ -360,35 +331,22 @@ func (c *Cache) Stats() Stats {
 func (c *Cache) SetIf(key, value string, expireAt int64, cond Condition) (old string, existed, stored bool, err error) {
 	h := hashKey(key)
 	s := c.shardFor(h)
-	s.mu.Lock()
+	if err := s.lock(); err != nil {
+		return "", false, false, err
+	}
 	defer s.mu.Unlock()
-	prev, found := s.lookup(uint32(h), key)
-	if (cond == IfAbsent && found) || (cond == IfPresent && !found) {
-		return prev.value, found, false, nil
-	}
-	if expireAt == KeepTTL {
-		expireAt = 0
-		if found {
-			expireAt = prev.expireAt
-		}
-	}
-	if err := s.store(uint32(h), key, value, expireAt); err != nil {
-		return prev.value, found, false, err
-	}
-	return prev.value, found, true, nil
+	return s.setIf(uint32(h), key, value, expireAt, cond)
 }
 
 // GetDelete removes key and returns the value it had, as Redis's GETDEL does.
 func (c *Cache) GetDelete(key string) (string, bool, error) {
 	h := hashKey(key)
 	s := c.shardFor(h)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.lookup(uint32(h), key)
-	if ok {
-		s.remove(uint32(h), key)
-		s.deletes++
+	if err := s.lock(); err != nil {
+		return "", false, err
 	}
+	defer s.mu.Unlock()
+	e, ok := s.getDelete(uint32(h), key)
 	return e.value, ok, nil
 }
 
@@ -405,24 +363,12 @@ func (c *Cache) Expire(key string, expireAt int64) (bool, error) {
 func (c *Cache) ExpireIf(key string, expireAt int64, cond ExpireCondition) (existed, changed bool, err error) {
 	h := hashKey(key)
 	s := c.shardFor(h)
-	s.mu.Lock()
+	if err := s.lock(); err != nil {
+		return false, false, err
+	}
 	defer s.mu.Unlock()
-	e, ok := s.lookup(uint32(h), key)
-	if !ok {
-		return false, false, nil
-	}
-	if !cond.Allows(e.expireAt, expireAt) {
-		return true, false, nil
-	}
-	if expireAt != 0 && expireAt <= s.now() {
-		s.remove(uint32(h), key)
-		s.deletes++
-		return true, true, nil
-	}
-	if e.expireAt != expireAt {
-		_ = s.store(uint32(h), key, e.value, expireAt) // same value: cannot be too large
-	}
-	return true, true, nil
+	existed, changed = s.expireIf(uint32(h), key, expireAt, cond)
+	return existed, changed, nil
 }
 
 // Item is one entry as Dump returns it.
@@ -441,13 +387,24 @@ func (c *Cache) ShardCount() int { return len(c.shards) }
 // values, so a snapshot of a large shard never holds up that shard's requests for
 // more than a batch. Entries written meanwhile may or may not be included; each
 // entry included is as it was at one instant.
-func (c *Cache) Dump(shard int, dst []Item) []Item {
+func (c *Cache) Dump(shard int, dst []Item) []Item { return c.dump(shard, dst, nil) }
+
+// dump is Dump for the transaction self, or for none: it waits for any other
+// transaction that owns the shard, whatever its busy state, since its
+// signature has no room for ErrBusy.
+func (c *Cache) dump(shard int, dst []Item, self *txn) []Item {
 	s := &c.shards[shard]
-	s.mu.Lock()
+	lock := func() {
+		s.mu.Lock()
+		for s.owner != nil && s.owner != self {
+			s.ownerFree.Wait()
+		}
+	}
+	lock()
 	keys := s.lru.Keys()
 	s.mu.Unlock()
 	for start := 0; start < len(keys); start += dumpBatch {
-		s.mu.Lock()
+		lock()
 		now := s.now()
 		for _, k := range keys[start:min(start+dumpBatch, len(keys))] {
 			s.hash = uint32(hashKey(k))

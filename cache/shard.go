@@ -22,6 +22,14 @@ type shard struct {
 	mu  sync.Mutex
 	lru *freelru.LRU[string, entry]
 
+	// owner is the transaction that owns the shard, nil if none (txn.go):
+	// other operations wait on ownerFree, whose lock is mu, while it is set.
+	owner     *txn
+	ownerFree sync.Cond
+	// watched lists the watchers of each watched key (watch.go); every
+	// change to one of those keys marks its watchers changed.
+	watched map[string][]*watcher
+
 	// hash is the hash of the key of the freelru call in progress. freelru hashes the
 	// key again inside every call; handing it the hash the Cache already computed
 	// (outside the lock) halves the hashing work on the hot path. Safe because every
@@ -54,6 +62,7 @@ func (s *shard) init(initial, most int, budget int64, now func() int64) {
 	s.initialCapacity, s.maxCapacity = initial, most
 	s.budget = budget
 	s.now = now
+	s.ownerFree.L = &s.mu
 	s.lru = s.newLRU(initial)
 	s.capacity = initial
 	s.arrays = arrayBytes(initial)
@@ -73,6 +82,9 @@ func (s *shard) newLRU(capacity int) *freelru.LRU[string, entry] {
 		s.entryBytes -= entryCost(key, e.value)
 		if e.expireAt != 0 {
 			s.withExpiry--
+		}
+		if len(s.watched) != 0 {
+			s.touch(key)
 		}
 	})
 	return lru
@@ -147,6 +159,9 @@ func (s *shard) store(h uint32, key, value string, expireAt int64) error {
 		}
 	}
 
+	if len(s.watched) != 0 {
+		s.touch(key)
+	}
 	s.entryBytes += cost
 	if expireAt != 0 {
 		s.withExpiry++
@@ -210,6 +225,9 @@ func (s *shard) reap(limit int) (more bool) {
 }
 
 func (s *shard) flush() {
+	if len(s.watched) != 0 {
+		s.touchLive() // a rebuild below would drop the entries without OnEvict
+	}
 	if s.capacity > s.initialCapacity {
 		// An empty shard goes back to its first size: what a flushed cache costs
 		// follows what it holds, as it did when it was new.

@@ -295,7 +295,7 @@ var (
 func init() { commands, commandList = buildCommands() }
 
 func buildCommands() (map[string]*command, []*command) {
-	list := commandTable()
+	list := append(commandTable(), atomicCommands()...)
 	m := make(map[string]*command, len(list))
 	slotNames = slotNames[:0]
 	for _, c := range list {
@@ -349,7 +349,7 @@ func (c *conn) execute(args [][]byte) {
 // dispatch runs one command, as Redis's processCommand does: unknown command,
 // then arity, then authentication, each refused with Redis's error. It
 // returns the slot the command is counted under, or -1 for what is not a
-// command.
+// command and for a command queued after MULTI.
 func (c *conn) dispatch(args [][]byte) int {
 	cmd := lookup(commands, args[0])
 	if cmd == nil {
@@ -362,24 +362,35 @@ func (c *conn) dispatch(args [][]byte) int {
 			c.out.b = c.out.b[:0]
 			return -1
 		}
-		c.out.err(unknownCommand(args))
+		c.reject(nil, unknownCommand(args))
 		return unknownSlot
 	}
 	if cmd.subs != nil && len(args) >= 2 {
 		sub := lookup(cmd.subs, args[1])
 		if sub == nil {
-			c.out.err("ERR unknown subcommand '" + truncate(args[1], 128) + "'. Try " + cmd.upper + " HELP.")
+			c.reject(nil, "ERR unknown subcommand '"+truncate(args[1], 128)+"'. Try "+cmd.upper+" HELP.")
 			return cmd.slot
 		}
 		cmd = sub
 	}
 	if n := len(args); cmd.arity > 0 && n != cmd.arity || cmd.arity < 0 && n < -cmd.arity {
-		c.out.err("ERR wrong number of arguments for '" + cmd.name + "' command")
+		c.reject(cmd, "ERR wrong number of arguments for '"+cmd.name+"' command")
 		return cmd.slot
 	}
 	if !c.authed && !cmd.noAuth {
 		c.out.err("NOAUTH Authentication required.")
 		return cmd.slot
+	}
+	if c.inMulti() {
+		// A queued command is counted when EXEC runs it (cmdExec); one the
+		// queue refuses, now, as failed.
+		errs := c.out.errs
+		if c.queue(cmd, args) {
+			if c.out.errs != errs {
+				return cmd.slot
+			}
+			return -1
+		}
 	}
 	c.lastCmd = cmd.name
 	if c.srv.beforeCommand != nil {

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/warmkv/warmkv/cache"
 )
 
 // Buffer sizes. A connection starts small, because thousands may sit idle,
@@ -34,6 +36,12 @@ type conn struct {
 	need int // parse again once w-r reaches this
 	args [][]byte
 	out  reply
+
+	// kv and keys are what commands run on: the server's store and key
+	// lister, or a transaction's while one runs (transactions.go).
+	kv   cache.Store
+	keys Keys
+	txn  *txnState // nil until the connection uses MULTI, WATCH or a script
 
 	authed     bool
 	closing    bool // QUIT, a protocol error or a hostile request: close after replying
@@ -76,6 +84,8 @@ const (
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
 		srv:     s,
+		kv:      s.store,
+		keys:    s.keyList,
 		id:      s.nextID.Add(1),
 		in:      make([]byte, initialReadBuffer),
 		need:    1,

@@ -65,7 +65,7 @@ func (c *conn) writeInfoSection(b *strings.Builder, section string) {
 		field("maxclients", s.maxConns)
 		field("blocked_clients", 0)
 	case "memory":
-		st := s.kv.Stats()
+		st := c.kv.Stats()
 		b.WriteString("# Memory\r\n")
 		// used_memory is what the cache charges against its budget, the same
 		// figure as memoryUsed in the HTTP API's /stats.
@@ -81,7 +81,7 @@ func (c *conn) writeInfoSection(b *strings.Builder, section string) {
 		field("maxmemory_entries", st.MaxEntries)
 		field("mem_allocator", "go")
 	case "stats":
-		st := s.kv.Stats()
+		st := c.kv.Stats()
 		n := s.counters()
 		b.WriteString("# Stats\r\n")
 		field("total_connections_received", n.total)
@@ -97,9 +97,9 @@ func (c *conn) writeInfoSection(b *strings.Builder, section string) {
 		field("connected_slaves", 0)
 	case "keyspace":
 		b.WriteString("# Keyspace\r\n")
-		entries := s.kv.Stats().Entries
+		entries := c.kv.Stats().Entries
 		if entries > 0 {
-			expires, avgTTL := s.expiringKeys(entries)
+			expires, avgTTL := c.expiringKeys(entries)
 			fmt.Fprintf(b, "db0:keys=%d,expires=%d,avg_ttl=%d\r\n", entries, expires, avgTTL)
 		}
 	}
@@ -115,11 +115,12 @@ const exactExpiresUpTo = 1 << 20
 // they are counted by listing shards: all of them for up to exactExpiresUpTo
 // entries, else evenly spread shards holding about that many, extrapolated
 // (Redis's avg_ttl is an estimate too). Without Keys, both are 0.
-func (s *Server) expiringKeys(entries int64) (expires, avgTTLms int64) {
-	if s.keys == nil {
+func (c *conn) expiringKeys(entries int64) (expires, avgTTLms int64) {
+	s := c.srv
+	if c.keys == nil {
 		return 0, 0
 	}
-	shards := s.keys.ShardCount()
+	shards := c.keys.ShardCount()
 	step := 1
 	if entries > exactExpiresUpTo {
 		step = int(min(int64(shards), (entries+exactExpiresUpTo-1)/exactExpiresUpTo))
@@ -128,7 +129,7 @@ func (s *Server) expiringKeys(entries int64) (expires, avgTTLms int64) {
 	var seen, withTTL, ttlSum int64
 	var items []cache.Item
 	for shard := 0; shard < shards; shard += step {
-		items = s.keys.Dump(shard, items[:0])
+		items = c.keys.Dump(shard, items[:0])
 		seen += int64(len(items))
 		for _, it := range items {
 			if it.ExpireAt != 0 {
@@ -184,7 +185,7 @@ func residentBytes() int64 {
 // requirepass is deliberately missing: the token is never sent back.
 func (c *conn) configParams() [][2]string {
 	s := c.srv
-	st := s.kv.Stats()
+	st := c.kv.Stats()
 	return [][2]string{
 		{"save", ""},
 		{"appendonly", "no"},

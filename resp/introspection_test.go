@@ -112,10 +112,10 @@ func TestBytesToHuman(t *testing.T) {
 // TestExpiringKeysSamplesLargeStores checks INFO's estimate above the exact
 // count's limit, with a fake store that reports many entries.
 func TestExpiringKeysSamplesLargeStores(t *testing.T) {
-	s := &Server{keys: fakeKeys{shards: 64, perShard: 100}, now: time.Now}
+	c := &conn{srv: &Server{now: time.Now}, keys: fakeKeys{shards: 64, perShard: 100}}
 	// 64 shards of 100 entries, every other one with a TTL: 2M entries are
 	// claimed, so only a sample of shards is listed and scaled up.
-	expires, avg := s.expiringKeys(2 << 20)
+	expires, avg := c.expiringKeys(2 << 20)
 	if expires != 1<<20 {
 		t.Errorf("expires = %d, want half of the entries, %d", expires, 1<<20)
 	}

@@ -17,7 +17,7 @@ func cmdDel(c *conn, args [][]byte) {
 	}
 	var n int64
 	for _, k := range args[1:] {
-		found, err := c.srv.kv.Delete(unsafeString(k))
+		found, err := c.kv.Delete(unsafeString(k))
 		if err != nil {
 			c.storeFailed(err)
 			return
@@ -36,7 +36,7 @@ func cmdExists(c *conn, args [][]byte) {
 	}
 	var n int64
 	for _, k := range args[1:] {
-		_, _, ok, err := c.srv.kv.Lookup(unsafeString(k))
+		_, _, ok, err := c.kv.Lookup(unsafeString(k))
 		if c.readFailed(err) {
 			return
 		}
@@ -51,7 +51,7 @@ func cmdType(c *conn, args [][]byte) {
 	if !c.validKey(args[1]) {
 		return
 	}
-	_, _, ok, err := c.srv.kv.Lookup(unsafeString(args[1]))
+	_, _, ok, err := c.kv.Lookup(unsafeString(args[1]))
 	if c.readFailed(err) {
 		return
 	}
@@ -94,7 +94,7 @@ func cmdExpire(unit int64, absolute bool) func(c *conn, args [][]byte) {
 		}
 		// A copy, not a view of the read buffer: the cache's expiry index keeps
 		// the key it is given, and the buffer is reused for the next command.
-		_, changed, err := c.srv.kv.ExpireIf(string(args[1]), expireAt, cond)
+		_, changed, err := c.kv.ExpireIf(string(args[1]), expireAt, cond)
 		if err != nil {
 			c.storeFailed(err)
 			return
@@ -163,7 +163,7 @@ func cmdTTL(ms bool) func(c *conn, args [][]byte) {
 		if !c.validKey(args[1]) {
 			return
 		}
-		_, expireAt, ok, err := c.srv.kv.Lookup(unsafeString(args[1]))
+		_, expireAt, ok, err := c.kv.Lookup(unsafeString(args[1]))
 		if c.readFailed(err) {
 			return
 		}
@@ -193,7 +193,7 @@ func cmdPersist(c *conn, args [][]byte) {
 		return
 	}
 	// A copy, not a view of the read buffer: a write may keep its key.
-	_, changed, err := c.srv.kv.ExpireIf(string(args[1]), 0, cache.ExpireIfSet)
+	_, changed, err := c.kv.ExpireIf(string(args[1]), 0, cache.ExpireIfSet)
 	if err != nil {
 		c.storeFailed(err)
 		return
@@ -204,15 +204,15 @@ func cmdPersist(c *conn, args [][]byte) {
 // cmdKeys lists the matching keys of every shard. Like Redis's KEYS it is
 // O(number of keys); SCAN spreads the work over calls.
 func cmdKeys(c *conn, args [][]byte) {
-	if c.srv.keys == nil {
+	if c.keys == nil {
 		c.out.err(msgNoKeyListing)
 		return
 	}
 	pattern := string(args[1])
 	var matched []string
 	var items []cache.Item
-	for shard := range c.srv.keys.ShardCount() {
-		items = c.srv.keys.Dump(shard, items[:0])
+	for shard := range c.keys.ShardCount() {
+		items = c.keys.Dump(shard, items[:0])
 		for _, it := range items {
 			if globMatch(pattern, it.Key) {
 				matched = append(matched, it.Key)
@@ -264,7 +264,7 @@ func cmdScan(c *conn, args [][]byte) {
 			return
 		}
 	}
-	if c.srv.keys == nil {
+	if c.keys == nil {
 		c.out.err(msgNoKeyListing)
 		return
 	}
@@ -272,11 +272,11 @@ func cmdScan(c *conn, args [][]byte) {
 	// matches nothing (the cursor still advances, as in Redis).
 	typeMatches := !wantType || equalFold([]byte(typeName), "string")
 
-	shards := uint64(c.srv.keys.ShardCount())
+	shards := uint64(c.keys.ShardCount())
 	var found []string
 	var items []cache.Item
 	for cursor < shards && int64(len(found)) < count {
-		items = c.srv.keys.Dump(int(cursor), items[:0])
+		items = c.keys.Dump(int(cursor), items[:0])
 		cursor++
 		if !typeMatches {
 			continue
@@ -317,7 +317,7 @@ func parseCursor(b []byte) (uint64, bool) {
 // cmdDBSize counts entries whose expiry has passed but that are not yet
 // reaped, as Redis's DBSIZE counts keys not yet expired by its own reaper.
 func cmdDBSize(c *conn, _ [][]byte) {
-	c.out.int(c.srv.kv.Stats().Entries)
+	c.out.int(c.kv.Stats().Entries)
 }
 
 // cmdFlush serves FLUSHALL and FLUSHDB, with or without ASYNC or SYNC.
@@ -326,7 +326,7 @@ func cmdFlush(c *conn, args [][]byte) {
 		c.out.err(msgSyntax)
 		return
 	}
-	if err := c.srv.kv.Flush(); err != nil {
+	if err := c.kv.Flush(); err != nil {
 		c.storeFailed(err)
 		return
 	}

@@ -137,9 +137,10 @@ var ErrServerClosed = errors.New("resp: server closed")
 
 // Server serves the Redis protocol. It is safe for concurrent use.
 type Server struct {
-	kv       cache.Store
-	updater  updater // kv, when it can change a key atomically in any way
-	keys     Keys
+	// store and keyList are the server's; commands use their connection's
+	// (conn.kv, conn.keys), which a transaction replaces with its own.
+	store    cache.Store
+	keyList  Keys
 	snaps    Snapshots
 	maxKey   int
 	maxValue int // bytes
@@ -199,8 +200,8 @@ func New(o Options) (*Server, error) {
 	maxValue := cmp0(o.MaxValueBytes, defaultMaxValueBytes)
 	largestSet := 4*o.MaxKeyLength + maxValue + commandSyntaxBytes
 	s := &Server{
-		kv:        o.Store,
-		keys:      o.Keys,
+		store:     o.Store,
+		keyList:   o.Keys,
 		snaps:     o.Snapshots,
 		maxKey:    o.MaxKeyLength,
 		maxValue:  maxValue,
@@ -221,7 +222,6 @@ func New(o Options) (*Server, error) {
 			maxInline:  inlineMaxBytes,
 		},
 	}
-	s.updater, _ = o.Store.(updater)
 	if s.readTO == 0 {
 		// Otherwise a client that sends half a command and stops would escape
 		// IdleTimeout, which the drivers apply only with nothing buffered.
@@ -376,6 +376,7 @@ func (s *Server) admit(nc net.Conn) *conn {
 // close no longer appears in INFO, and Shutdown returns only once every
 // socket is closed.
 func (s *Server) release(c *conn, closeSocket func()) {
+	c.endSession()
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.closedCommands += c.commands.Load()

@@ -40,17 +40,54 @@ func TestCommandCounts(t *testing.T) {
 			{"incr", 1, 1},
 			{"unknown", 1, 1},
 		}
-		got := ts.srv.CommandCounts(nil)
-		for _, w := range want {
-			if !slices.Contains(got, w) {
-				t.Errorf("no %+v in %+v", w, got)
-			}
-		}
-		if len(got) != len(want) {
-			t.Errorf("%d commands counted, want %d: %+v", len(got), len(want), got)
-		}
+		checkCounts(t, ts.srv.CommandCounts(nil), want)
 		if open, refused := ts.srv.Clients(); open != 2 || refused != 0 {
 			t.Errorf("Clients() = %d open, %d refused; want 2 and 0", open, refused)
 		}
 	})
+}
+
+// TestCommandCountsInTransactions: a command queued after MULTI is counted
+// when EXEC runs it, with its own failure, and not if EXEC does not run it;
+// one the queue refuses is counted as failed at once; EXEC fails only by its
+// own error.
+func TestCommandCountsInTransactions(t *testing.T) {
+	ts := startServer(t, drivers()[0])
+	r, other := ts.raw(t), ts.raw(t)
+	r.do("SET", "s", "text")
+	r.do("MULTI")
+	r.do("SET", "k", "1") // queued; runs
+	r.do("INCR", "s")     // queued; fails in EXEC
+	r.do("EXEC")          // ok, though a queued command failed
+	r.do("WATCH", "k")    // ok
+	other.do("SET", "k", "2")
+	r.do("MULTI")
+	r.do("INCR", "k") // queued; never runs: the watched key changed
+	r.do("EXEC")      // ok: a null array
+	r.do("MULTI")
+	r.do("GET")  // refused by the queue: failed
+	r.do("EXEC") // EXECABORT: failed
+	want := []CommandCount{
+		{"set", 3, 0},
+		{"incr", 1, 1},
+		{"get", 1, 1},
+		{"multi", 3, 0},
+		{"exec", 3, 1},
+		{"watch", 1, 0},
+	}
+	checkCounts(t, ts.srv.CommandCounts(nil), want)
+}
+
+// checkCounts fails unless got holds exactly the counts of want, in any
+// order.
+func checkCounts(t *testing.T, got, want []CommandCount) {
+	t.Helper()
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("no %+v in %+v", w, got)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d commands counted, want %d: %+v", len(got), len(want), got)
+	}
 }

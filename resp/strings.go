@@ -106,6 +106,10 @@ func (c *conn) storeFailed(err error) {
 		c.out.err(msgStringTooLong)
 	case errors.As(err, &refusal):
 		c.out.err(string(refusal))
+	case errors.Is(err, cache.ErrBusy):
+		c.out.err(msgBusy)
+	case errors.Is(err, cache.ErrUndeclared):
+		c.out.err(msgUndeclaredKey)
 	default:
 		c.out.err(msgInternalError + err.Error())
 	}
@@ -145,7 +149,7 @@ func cmdGet(c *conn, args [][]byte) {
 		return
 	}
 	// The lookup borrows the read buffer: Get keeps no reference to the key.
-	v, ok, err := c.srv.kv.Get(unsafeString(args[1]))
+	v, ok, err := c.kv.Get(unsafeString(args[1]))
 	if c.readFailed(err) {
 		return
 	}
@@ -234,14 +238,14 @@ func cmdSet(c *conn, args [][]byte) {
 	key, value := string(args[1]), string(args[2])
 	if o.cond == cache.Always && !o.get {
 		// The common case needs no previous value.
-		if err := c.srv.kv.Set(key, value, expireAt); err != nil {
+		if err := c.kv.Set(key, value, expireAt); err != nil {
 			c.storeFailed(err)
 			return
 		}
 		c.out.ok()
 		return
 	}
-	old, existed, stored, err := c.srv.kv.SetIf(key, value, expireAt, o.cond)
+	old, existed, stored, err := c.kv.SetIf(key, value, expireAt, o.cond)
 	switch {
 	case err != nil:
 		c.storeFailed(err)
@@ -258,7 +262,7 @@ func cmdSetNX(c *conn, args [][]byte) {
 	if !c.validEntry(args[1], args[2]) {
 		return
 	}
-	_, _, stored, err := c.srv.kv.SetIf(string(args[1]), string(args[2]), 0, cache.IfAbsent)
+	_, _, stored, err := c.kv.SetIf(string(args[1]), string(args[2]), 0, cache.IfAbsent)
 	if err != nil {
 		c.storeFailed(err)
 		return
@@ -271,7 +275,7 @@ func cmdSetEx(c *conn, args [][]byte) {
 	if !ok || !c.validEntry(args[1], args[3]) {
 		return
 	}
-	if err := c.srv.kv.Set(string(args[1]), string(args[3]), expireAt); err != nil {
+	if err := c.kv.Set(string(args[1]), string(args[3]), expireAt); err != nil {
 		c.storeFailed(err)
 		return
 	}
@@ -282,7 +286,7 @@ func cmdGetSet(c *conn, args [][]byte) {
 	if !c.validEntry(args[1], args[2]) {
 		return
 	}
-	old, existed, _, err := c.srv.kv.SetIf(string(args[1]), string(args[2]), 0, cache.Always)
+	old, existed, _, err := c.kv.SetIf(string(args[1]), string(args[2]), 0, cache.Always)
 	switch {
 	case err != nil:
 		c.storeFailed(err)
@@ -297,7 +301,7 @@ func cmdGetDel(c *conn, args [][]byte) {
 	if !c.validKey(args[1]) {
 		return
 	}
-	v, ok, err := c.srv.kv.GetDelete(unsafeString(args[1]))
+	v, ok, err := c.kv.GetDelete(unsafeString(args[1]))
 	if err != nil {
 		c.storeFailed(err)
 		return
@@ -318,7 +322,7 @@ func cmdMGet(c *conn, args [][]byte) {
 	values := make([]string, len(args)-1)
 	found := make([]bool, len(args)-1)
 	for i, k := range args[1:] {
-		v, ok, err := c.srv.kv.Get(unsafeString(k))
+		v, ok, err := c.kv.Get(unsafeString(k))
 		if c.readFailed(err) {
 			return
 		}
@@ -335,8 +339,8 @@ func cmdMGet(c *conn, args [][]byte) {
 }
 
 // cmdMSet sets every pair after checking them all, so a refused pair changes
-// nothing. The pairs are stored one after the other: another client may see
-// some set before the others, which Redis's MSET does not allow.
+// nothing, and sets them as one transaction, so that no other client sees
+// some set before the others.
 func cmdMSet(c *conn, args [][]byte) {
 	if len(args)%2 != 1 {
 		c.out.err("ERR wrong number of arguments for 'mset' command")
@@ -347,11 +351,21 @@ func cmdMSet(c *conn, args [][]byte) {
 			return
 		}
 	}
+	keys := make([]string, 0, len(args)/2)
 	for i := 1; i < len(args); i += 2 {
-		if err := c.srv.kv.Set(string(args[i]), string(args[i+1]), 0); err != nil {
-			c.storeFailed(err)
-			return
+		keys = append(keys, string(args[i]))
+	}
+	err := c.atomically(keys, func(tx cache.Tx) error {
+		for i := 1; i < len(args); i += 2 {
+			if err := tx.Set(keys[i/2], string(args[i+1]), 0); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		c.storeFailed(err)
+		return
 	}
 	c.out.ok()
 }
@@ -360,7 +374,7 @@ func (c *conn) incrBy(key []byte, delta int64) {
 	if !c.validKey(key) {
 		return
 	}
-	n, err := c.srv.kv.IncrementBy(string(key), delta, cache.KeepTTL)
+	n, err := c.kv.IncrementBy(string(key), delta, cache.KeepTTL)
 	if err != nil {
 		c.storeFailed(err)
 		return
@@ -401,7 +415,7 @@ func cmdAppend(c *conn, args [][]byte) {
 	}
 	fragment := args[2]
 	var n int
-	if c.srv.updater != nil {
+	if _, ok := c.kv.(updater); ok {
 		ok := c.update(string(args[1]), func(old cache.Item, _ bool) (cache.Item, bool, error) {
 			n = len(old.Value) + len(fragment)
 			if n > c.srv.maxValue {
@@ -416,7 +430,7 @@ func cmdAppend(c *conn, args [][]byte) {
 	}
 	// A store that cannot run the check in the change (a shared tier): check
 	// against the value as it is now, then append there.
-	v, _, _, err := c.srv.kv.Lookup(unsafeString(args[1]))
+	v, _, _, err := c.kv.Lookup(unsafeString(args[1]))
 	if c.readFailed(err) {
 		return
 	}
@@ -424,7 +438,7 @@ func cmdAppend(c *conn, args [][]byte) {
 		c.out.err(msgStringTooLong)
 		return
 	}
-	v, err = c.srv.kv.Append(string(args[1]), string(fragment), false, 0, cache.KeepTTL)
+	v, err = c.kv.Append(string(args[1]), string(fragment), false, 0, cache.KeepTTL)
 	if err != nil {
 		c.storeFailed(err)
 		return
@@ -437,7 +451,7 @@ func cmdStrlen(c *conn, args [][]byte) {
 	if !c.validKey(args[1]) {
 		return
 	}
-	v, _, _, err := c.srv.kv.Lookup(unsafeString(args[1]))
+	v, _, _, err := c.kv.Lookup(unsafeString(args[1]))
 	if c.readFailed(err) {
 		return
 	}

@@ -25,16 +25,19 @@ func (e commandError) Error() string { return string(e) }
 
 var errStringTooLong error = commandError(msgStringTooLong)
 
-// update changes key through the store's updater, answering any error; it
-// reports whether the change went through (fn may still have written
-// nothing). key must not view the read buffer: the store keeps it.
+// update changes key through the updater of the connection's store (the
+// cache, or the transaction it runs in: the cache's own Update would wait
+// for that transaction), answering any error; it reports whether the change
+// went through (fn may still have written nothing). key must not view the
+// read buffer: the store keeps it.
 func (c *conn) update(key string, fn func(old cache.Item, found bool) (cache.Item, bool, error)) bool {
-	if c.srv.updater == nil {
+	u, ok := c.kv.(updater)
+	if !ok {
 		c.out.err("ERR " + strings.ToUpper(c.lastCmd) + " is not supported with a shared tier (REDIS_URL): " +
 			"the shared store cannot run it as one atomic change")
 		return false
 	}
-	if err := c.srv.updater.Update(key, fn); err != nil {
+	if err := u.Update(key, fn); err != nil {
 		c.storeFailed(err)
 		return false
 	}

@@ -24,8 +24,8 @@
 // InjectStaleRead and InjectLostUpdate add an anomaly to a real history, to
 // show that a check can fail.
 //
-// Transactions (MULTI/EXEC, Lua) are not modelled yet, because the Redis
-// port does not have them. They fit this way: a transaction is one op whose
+// Transactions (MULTI/EXEC, Lua) are not modelled yet: the workloads send
+// single-key commands only. They fit this way: a transaction is one op whose
 // Input is the list of its commands and whose Output the list of answers;
 // the key-by-key partition no longer applies, so its histories use a model
 // whose state maps each key of a small key set to the state type here and

@@ -1,0 +1,282 @@
+package resp
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/warmkv/warmkv/handler"
+	"github.com/warmkv/warmkv/internal/redistest"
+)
+
+// turn is one command of a conversation between clients: which client sends
+// it, and what.
+type turn struct {
+	client int
+	args   []string
+}
+
+func on(client int, args ...string) turn { return turn{client, args} }
+
+// compareWithRedis plays the same conversation, with as many clients, to
+// warmkv and to a real redis-server and compares every reply byte for byte.
+func compareWithRedis(t *testing.T, clients int, script []turn) {
+	t.Helper()
+	ts := toolServer(t)
+	redisAddr := redistest.Start(t).Addr
+	ours, theirs := make([]*raw, clients), make([]*raw, clients)
+	for i := range clients {
+		ours[i], theirs[i] = dialRaw(t, ts.addr), dialRaw(t, redisAddr)
+	}
+	for _, tn := range script {
+		got := sameServer(ours[tn.client].do(tn.args...))
+		want := sameServer(theirs[tn.client].do(tn.args...))
+		if got != want {
+			t.Errorf("client %d %q:\nwarmkv %q\nredis  %q", tn.client, tn.args, got, want)
+		}
+	}
+}
+
+func TestTransactionsAgainstRedis(t *testing.T) {
+	compareWithRedis(t, 2, []turn{
+		on(0, "FLUSHALL"),
+		on(0, "EXEC"), on(0, "DISCARD"), on(0, "MULTI", "x"), on(0, "EXEC", "x"),
+		// Queue, run, nest.
+		on(0, "MULTI"), on(0, "MULTI"), on(0, "SET", "a", "1"), on(0, "INCR", "a"), on(0, "GET", "a"), on(0, "MGET", "a", "b"),
+		on(0, "EXEC"),
+		on(0, "MULTI"), on(0, "EXEC"),
+		// Errors while queueing abort; errors while running do not.
+		on(0, "MULTI"), on(0, "SET", "a"), on(0, "INCR", "a"), on(0, "EXEC"), on(0, "GET", "a"),
+		on(0, "MULTI"), on(0, "NOSUCH", "x"), on(0, "EXEC"),
+		on(0, "MULTI"), on(0, "CLIENT", "BOGUS"), on(0, "EXEC"),
+		on(0, "MULTI"), on(0, "SAVE"), on(0, "EXEC"),
+		on(0, "MULTI"), on(0, "SET", "a", "x"), on(0, "INCR", "a"), on(0, "GET", "a"), on(0, "SET", "a", "v", "EX", "0"), on(0, "EXEC"),
+		// DISCARD; WATCH inside MULTI; UNWATCH queued.
+		on(0, "MULTI"), on(0, "SET", "a", "discarded"), on(0, "DISCARD"), on(0, "GET", "a"),
+		on(0, "MULTI"), on(0, "WATCH", "a"), on(0, "UNWATCH"), on(0, "EXEC"),
+		on(0, "WATCH"), on(0, "UNWATCH", "x"),
+		// Keyless commands, and every kind of reply, inside.
+		on(0, "MULTI"), on(0, "PING"), on(0, "ECHO", "hi"), on(0, "DBSIZE"), on(0, "EXISTS", "a", "nokey"), on(0, "TTL", "a"), on(0, "EXEC"),
+		on(0, "MULTI"), on(0, "SET", "k", "v"), on(0, "KEYS", "k*"), on(0, "DEL", "k"), on(0, "FLUSHALL"), on(0, "EXEC"),
+		// WATCH: another client's write aborts; a read, a refused write
+		// and a write to another key do not.
+		on(0, "SET", "w", "1"), on(0, "WATCH", "w"), on(1, "SET", "w", "2"), on(0, "MULTI"), on(0, "INCR", "w"), on(0, "EXEC"), on(0, "GET", "w"),
+		on(0, "WATCH", "w"), on(1, "GET", "w"), on(1, "SET", "w", "9", "NX"), on(1, "SET", "other", "1"), on(0, "MULTI"), on(0, "INCR", "w"), on(0, "EXEC"),
+		on(0, "WATCH", "w"), on(1, "SET", "w", "3"), on(0, "MULTI"), on(0, "DISCARD"), on(0, "MULTI"), on(0, "GET", "w"), on(0, "EXEC"),
+		on(0, "WATCH", "w", "missing"), on(1, "DEL", "missing"), on(0, "MULTI"), on(0, "GET", "w"), on(0, "EXEC"),
+		on(0, "WATCH", "missing"), on(1, "SET", "missing", "1"), on(1, "DEL", "missing"), on(0, "MULTI"), on(0, "PING"), on(0, "EXEC"),
+		on(0, "WATCH", "w"), on(0, "UNWATCH"), on(1, "SET", "w", "4"), on(0, "MULTI"), on(0, "PING"), on(0, "EXEC"),
+		on(0, "WATCH", "w"), on(1, "EXPIRE", "w", "100"), on(0, "MULTI"), on(0, "PING"), on(0, "EXEC"),
+		on(0, "WATCH", "w"), on(1, "EXPIRE", "w", "10", "GT"), on(0, "MULTI"), on(0, "PING"), on(0, "EXEC"),
+		on(0, "WATCH", "w"), on(1, "FLUSHALL"), on(0, "MULTI"), on(0, "PING"), on(0, "EXEC"),
+		on(0, "WATCH", "w"), on(1, "FLUSHALL"), on(0, "MULTI"), on(0, "PING"), on(0, "EXEC"),
+		on(0, "WATCH", "w"), on(1, "SET", "w", "5"), on(0, "MULTI"), on(0, "SET", "w"), on(0, "EXEC"),
+		on(0, "WATCH", "w"), on(1, "MSET", "x", "1", "w", "6"), on(0, "MULTI"), on(0, "PING"), on(0, "EXEC"),
+		// The same in RESP3: the aborted EXEC is a null, and a HELLO inside
+		// switches the protocol from its own reply on.
+		on(0, "HELLO", "3"),
+		on(0, "SET", "w", "1"), on(0, "WATCH", "w"), on(1, "SET", "w", "2"), on(0, "MULTI"), on(0, "GET", "w"), on(0, "EXEC"),
+		on(0, "MULTI"), on(0, "GET", "nokey"), on(0, "HELLO", "2"), on(0, "GET", "nokey"), on(0, "EXEC"),
+		on(0, "MULTI"), on(0, "QUIT"),
+	})
+}
+
+// TestExecAbortsWhenAWatchedKeyExpires: a key that expires between WATCH and
+// EXEC counts as changed, as since Redis 6.0.9; one that had expired before
+// WATCH does not.
+func TestExecAbortsWhenAWatchedKeyExpires(t *testing.T) {
+	clk := newClock()
+	r := startServer(t, defaultDriver(), withClock(clk)).raw(t)
+	runScript(t, r, []step{
+		{cmd("SET", "k", "v", "PX", "100"), "+OK\r\n"},
+		{cmd("WATCH", "k"), "+OK\r\n"},
+		{cmd("MULTI"), "+OK\r\n"},
+		{cmd("PING"), "+QUEUED\r\n"},
+	})
+	clk.Add(time.Second)
+	runScript(t, r, []step{
+		{cmd("EXEC"), "*-1\r\n"},
+		{cmd("SET", "k", "v", "PX", "100"), "+OK\r\n"},
+	})
+	clk.Add(time.Second)
+	runScript(t, r, []step{
+		{cmd("WATCH", "k"), "+OK\r\n"},
+		{cmd("MULTI"), "+OK\r\n"},
+		{cmd("PING"), "+QUEUED\r\n"},
+		{cmd("EXEC"), "*1\r\n+PONG\r\n"},
+	})
+}
+
+// TestWatchRetryLoopsCountExactly: clients that increment a counter with
+// WATCH, GET, MULTI, SET, EXEC and retry when EXEC aborts lose no update.
+func TestWatchRetryLoopsCountExactly(t *testing.T) {
+	ts := startServer(t, defaultDriver())
+	const clients, each = 8, 100
+	var wg sync.WaitGroup
+	var retries sync.Map
+	for i := range clients {
+		c := ts.client(t, 2+i%2, "")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				for attempt := 0; ; attempt++ {
+					err := c.Watch(ctx, func(tx *redis.Tx) error {
+						n, err := tx.Get(ctx, "counter").Int()
+						if err != nil && !errors.Is(err, redis.Nil) {
+							return err
+						}
+						_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+							p.Set(ctx, "counter", n+1, 0)
+							return nil
+						})
+						return err
+					}, "counter")
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, redis.TxFailedErr) {
+						t.Error(err)
+						return
+					}
+					retries.Store(i, attempt+1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n, err := ts.client(t, 2, "").Get(ctx, "counter").Int(); n != clients*each || err != nil {
+		t.Errorf("counter = %d, %v; want %d", n, err, clients*each)
+	}
+	retried := 0
+	retries.Range(func(_, _ any) bool { retried++; return true })
+	t.Logf("%d of %d clients had to retry", retried, clients)
+}
+
+// TestHTTPNeverSeesHalfATransaction: while Redis clients run MULTI blocks,
+// HTTP clients increment the same counter and read a key the blocks write
+// twice. No HTTP increment lands inside a block (its two INCRs answer
+// consecutive numbers), no HTTP read sees the block's first write, and no
+// increment is lost.
+func TestHTTPNeverSeesHalfATransaction(t *testing.T) {
+	ts := startServer(t, defaultDriver())
+	h, err := handler.New(handler.Options{Store: ts.kv, MaxKeyLength: 16, MaxValueLength: 32, MaxBodyBytes: 16 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(target string) (int, string) {
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w.Code, w.Body.String()
+	}
+	const blocks, httpIncrements = 300, 300
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var sawPartial, httpDone sync.WaitGroup
+	partial := make(chan string, 1)
+	sawPartial.Add(1)
+	go func() { // HTTP reader
+		defer sawPartial.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, body := get("/get?key=state"); strings.Contains(body, "partial") {
+				select {
+				case partial <- body:
+				default:
+				}
+			}
+		}
+	}()
+	httpDone.Add(2)
+	for range 2 { // HTTP writers
+		go func() {
+			defer httpDone.Done()
+			for range httpIncrements / 2 {
+				if code, body := get("/increment?key=counter"); code != 200 {
+					t.Errorf("HTTP increment: %d %s", code, body)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 4 { // Redis clients running blocks
+		c := ts.client(t, 2, "")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range blocks / 4 {
+				var first, second *redis.IntCmd
+				_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+					p.Set(ctx, "state", "partial", 0)
+					first = p.Incr(ctx, "counter")
+					second = p.Incr(ctx, "counter")
+					p.Set(ctx, "state", fmt.Sprintf("done-%d-%d", i, j), 0)
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if second.Val() != first.Val()+1 {
+					t.Errorf("an increment landed inside a transaction: its INCRs answered %d and %d", first.Val(), second.Val())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	httpDone.Wait()
+	close(stop)
+	sawPartial.Wait()
+	select {
+	case body := <-partial:
+		t.Errorf("an HTTP read saw a transaction half done: %s", body)
+	default:
+	}
+	_, body := get("/get?key=counter")
+	if want := strconv.Itoa(2*blocks + httpIncrements); !strings.Contains(body, `"value":"`+want+`"`) {
+		t.Errorf("counter = %s, want %s", body, want)
+	}
+}
+
+// TestEveryCommandRunsInATransaction queues each command of the table, with
+// arguments where it needs them, and checks that EXEC answers: a command that
+// went around the connection's store (conn.kv) would wait for the
+// transaction's own shards and never answer.
+func TestEveryCommandRunsInATransaction(t *testing.T) {
+	ts := startServer(t, defaultDriver())
+	r := ts.raw(t)
+	r.do("SET", "k", "1")
+	for _, c := range commandList {
+		for _, cmd := range append([]*command{c}, c.subOrder...) {
+			if cmd.run == nil || cmd.name == "quit" || cmd.name == "multi" || cmd.name == "exec" || cmd.name == "discard" ||
+				cmd.name == "watch" || strings.HasPrefix(cmd.name, "script") {
+				continue
+			}
+			args := strings.Split(strings.ReplaceAll(cmd.name, "|", " "), " ")
+			for len(args) < max(cmd.arity, -cmd.arity) {
+				args = append(args, "k")
+			}
+			if got := r.do("MULTI"); got != "+OK\r\n" {
+				t.Fatalf("MULTI: %q", got)
+			}
+			r.do(args...)
+			_ = r.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if got := r.do("EXEC"); got == "" {
+				t.Fatalf("EXEC of %q did not answer", args)
+			}
+		}
+	}
+}

@@ -342,14 +342,8 @@ func cmdMGet(c *conn, args [][]byte) {
 // nothing, and sets them as one transaction, so that no other client sees
 // some set before the others.
 func cmdMSet(c *conn, args [][]byte) {
-	if len(args)%2 != 1 {
-		c.out.err("ERR wrong number of arguments for 'mset' command")
+	if !c.validPairs(args) {
 		return
-	}
-	for i := 1; i < len(args); i += 2 {
-		if !c.validEntry(args[i], args[i+1]) {
-			return
-		}
 	}
 	keys := make([]string, 0, len(args)/2)
 	for i := 1; i < len(args); i += 2 {

@@ -47,7 +47,7 @@ type queued struct {
 // atomicCommands are the commands of the transactions, the multi-key
 // commands and the scripts, which the command table lists after its own.
 func atomicCommands() []*command {
-	return transactionCommands()
+	return append(transactionCommands(), multiKeyCommands()...)
 }
 
 // transactionCommands are the commands of this file, for the command table.

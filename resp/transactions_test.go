@@ -80,6 +80,7 @@ func TestTransactionsAgainstRedis(t *testing.T) {
 		on(0, "WATCH", "w"), on(1, "FLUSHALL"), on(0, "MULTI"), on(0, "PING"), on(0, "EXEC"),
 		on(0, "WATCH", "w"), on(1, "SET", "w", "5"), on(0, "MULTI"), on(0, "SET", "w"), on(0, "EXEC"),
 		on(0, "WATCH", "w"), on(1, "MSET", "x", "1", "w", "6"), on(0, "MULTI"), on(0, "PING"), on(0, "EXEC"),
+		on(0, "WATCH", "w"), on(1, "RENAME", "w", "w2"), on(0, "MULTI"), on(0, "PING"), on(0, "EXEC"),
 		// The same in RESP3: the aborted EXEC is a null, and a HELLO inside
 		// switches the protocol from its own reply on.
 		on(0, "HELLO", "3"),
@@ -112,6 +113,48 @@ func TestExecAbortsWhenAWatchedKeyExpires(t *testing.T) {
 		{cmd("MULTI"), "+OK\r\n"},
 		{cmd("PING"), "+QUEUED\r\n"},
 		{cmd("EXEC"), "*1\r\n+PONG\r\n"},
+	})
+}
+
+func TestMultiKeyCommandsAgainstRedis(t *testing.T) {
+	compareWithRedis(t, 1, []turn{
+		on(0, "FLUSHALL"),
+		on(0, "MSETNX", "x", "1", "y", "2"), on(0, "MSETNX", "x", "1", "z", "2"), on(0, "GET", "z"), on(0, "MSETNX", "x"),
+		on(0, "MSETNX", "x", "1", "y"), on(0, "MSETNX", "x", "1", "x", "2"), on(0, "MSETNX", "q", "1", "q", "2"), on(0, "GET", "q"),
+		on(0, "RENAME", "a", "b"), on(0, "RENAMENX", "a", "b"), on(0, "SET", "a", "1", "EX", "100"), on(0, "RENAME", "a", "b"),
+		on(0, "TTL", "b"), on(0, "EXISTS", "a"), on(0, "RENAME", "b", "b"), on(0, "RENAME", "b"), on(0, "RENAMENX", "b", "b"),
+		on(0, "SET", "c", "2"), on(0, "RENAMENX", "b", "c"), on(0, "RENAMENX", "b", "d"), on(0, "GET", "d"), on(0, "TTL", "d"),
+		on(0, "SET", "e", "old", "EX", "500"), on(0, "RENAME", "c", "e"), on(0, "TTL", "e"), on(0, "GET", "e"),
+		on(0, "COPY", "d", "f"), on(0, "COPY", "d", "f"), on(0, "COPY", "d", "f", "REPLACE"), on(0, "COPY", "d", "f", "DB", "0"),
+		on(0, "COPY", "d", "f", "DB", "x"), on(0, "COPY", "d", "f", "BOGUS"), on(0, "COPY", "d", "d"), on(0, "COPY", "nokey", "f"),
+		on(0, "COPY", "d", "f", "REPLACE", "DB"), on(0, "TTL", "f"), on(0, "COPY", "d"),
+		on(0, "SET", "s1", "ohmytext"), on(0, "SET", "s2", "mynewtext"),
+		on(0, "LCS", "s1", "s2"), on(0, "LCS", "s1", "s2", "LEN"), on(0, "LCS", "s1", "s2", "IDX"),
+		on(0, "LCS", "s1", "s2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"), on(0, "LCS", "s1", "s2", "IDX", "WITHMATCHLEN"),
+		on(0, "LCS", "s1", "s2", "LEN", "IDX"), on(0, "LCS", "s1", "s2", "MINMATCHLEN", "x"), on(0, "LCS", "s1", "s2", "BOGUS"),
+		on(0, "LCS", "s1", "nokey"), on(0, "LCS", "nokey", "s1", "IDX"), on(0, "LCS", "s1"), on(0, "LCS", "s1", "s2", "MINMATCHLEN"),
+		on(0, "LCS", "s1", "s2", "IDX", "MINMATCHLEN", "-1"), on(0, "LCS", "s1", "s1", "IDX", "WITHMATCHLEN"),
+		on(0, "SET", "t1", "abcdefghij"), on(0, "SET", "t2", "xbcdyyghiq"), on(0, "LCS", "t1", "t2", "IDX", "WITHMATCHLEN"),
+		on(0, "SET", "b2", "abc"),
+		on(0, "BITOP", "AND", "dest", "b2", "s1"), on(0, "GET", "dest"), on(0, "BITOP", "OR", "dest", "b2", "s1"), on(0, "GET", "dest"),
+		on(0, "BITOP", "XOR", "dest", "b2", "s1"), on(0, "GET", "dest"), on(0, "BITOP", "not", "dest", "b2"), on(0, "GET", "dest"),
+		on(0, "BITOP", "NOT", "dest", "b2", "s1"), on(0, "BITOP", "BOGUS", "dest", "b2"),
+		on(0, "SET", "dest", "x", "EX", "100"), on(0, "BITOP", "AND", "dest", "nokey"), on(0, "EXISTS", "dest"),
+		on(0, "BITOP", "AND", "dest", "nokey", "b2"), on(0, "GET", "dest"), on(0, "TTL", "dest"), on(0, "BITOP"), on(0, "BITOP", "AND", "dest"),
+		// Inside a transaction, where they run on its keys.
+		on(0, "MULTI"), on(0, "RENAME", "s1", "s3"), on(0, "COPY", "s3", "s4"), on(0, "MSETNX", "n1", "1", "n2", "2"),
+		on(0, "LCS", "s3", "s4", "LEN"), on(0, "BITOP", "OR", "s5", "s3", "s4"), on(0, "EXEC"),
+		on(0, "MGET", "s1", "s3", "s4", "n1", "n2", "s5"),
+	})
+}
+
+// TestCopyToAnotherDatabase: warmkv has database 0 only.
+func TestCopyToAnotherDatabase(t *testing.T) {
+	r := startServer(t, defaultDriver()).raw(t)
+	runScript(t, r, []step{
+		{cmd("SET", "a", "1"), "+OK\r\n"},
+		{cmd("COPY", "a", "b", "DB", "1"), "-ERR DB index is out of range\r\n"},
+		{cmd("EXISTS", "b"), ":0\r\n"},
 	})
 }
 
@@ -276,6 +319,48 @@ func TestEveryCommandRunsInATransaction(t *testing.T) {
 			_ = r.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 			if got := r.do("EXEC"); got == "" {
 				t.Fatalf("EXEC of %q did not answer", args)
+			}
+		}
+	}
+}
+
+// TestMSetNXIsAtomic: of clients racing to MSETNX the same keys, exactly one
+// wins, and every key holds the winner's value.
+func TestMSetNXIsAtomic(t *testing.T) {
+	ts := startServer(t, defaultDriver())
+	for round := range 20 {
+		keys := []string{fmt.Sprint("a", round), fmt.Sprint("b", round), fmt.Sprint("c", round)}
+		var wg sync.WaitGroup
+		won := make(chan string, 8)
+		for i := range 8 {
+			c := ts.client(t, 2, "")
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				v := strconv.Itoa(i)
+				// Each client names the keys in another order.
+				ok, err := c.MSetNX(ctx, keys[i%3], v, keys[(i+1)%3], v, keys[(i+2)%3], v).Result()
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					won <- v
+				}
+			}()
+		}
+		wg.Wait()
+		close(won)
+		winners := []string{}
+		for v := range won {
+			winners = append(winners, v)
+		}
+		if len(winners) != 1 {
+			t.Fatalf("round %d: %d winners", round, len(winners))
+		}
+		vals, _ := ts.client(t, 2, "").MGet(ctx, keys...).Result()
+		for _, v := range vals {
+			if v != winners[0] {
+				t.Errorf("round %d: keys hold %v, winner %s", round, vals, winners[0])
 			}
 		}
 	}

@@ -53,6 +53,9 @@ func (r *response) storeFailed(err error) {
 	case errors.Is(err, cache.ErrUnavailable):
 		r.addHeader("Retry-After", retryAfterSeconds)
 		r.fail(503, msgSharedUnavailable)
+	case errors.Is(err, cache.ErrBusy):
+		r.addHeader("Retry-After", retryAfterSeconds)
+		r.fail(503, msgScriptBusy)
 	case errors.Is(err, cache.ErrTooLarge):
 		r.fail(507, "The entry is larger than this cache's memory budget.")
 	default:
@@ -63,6 +66,10 @@ func (r *response) storeFailed(err error) {
 // retryAfterSeconds is the Retry-After of a 503 for a shared tier that does not
 // answer: recovery is automatic, and probing it more often than this gains little.
 const retryAfterSeconds = "1"
+
+// msgScriptBusy: a Lua script on the Redis-protocol port has held the key
+// past RESP_SCRIPT_BUSY_TIME; it ends, or SCRIPT KILL stops it.
+const msgScriptBusy = "A script has held this key past its busy time; this operation was not run. Retry later."
 
 const msgSharedUnavailable = "The shared cache tier is unavailable; this operation was not confirmed. Retry later."
 

@@ -45,6 +45,7 @@ type conn struct {
 
 	authed     bool
 	closing    bool // QUIT, a protocol error or a hostile request: close after replying
+	handOff    bool // epoll driver: the next command must run on a goroutine of its own
 	progressed bool // a command completed since the driver last looked
 	name       string
 	libName    string
@@ -124,6 +125,10 @@ func (c *conn) runBuffered(flush func() bool) {
 		}
 		if n == 0 {
 			c.need = need
+			break
+		}
+		if c.fd >= 0 && len(args) > 0 && needsOwnGoroutine(args[0]) {
+			c.handOff = true // a script: the event loop hands the connection over first
 			break
 		}
 		c.r += n

@@ -286,6 +286,8 @@ func readInto(rd *bufio.Reader, b *strings.Builder, depth int) error {
 	case ':':
 		_, err := strconv.ParseInt(body, 10, 64)
 		return err
+	case ',', '#', '(': // RESP3 double, boolean, big number
+		return nil
 	case '_':
 		if body != "" {
 			return fmt.Errorf("bad null %q", line)

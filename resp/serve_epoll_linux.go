@@ -284,6 +284,10 @@ func (l *eventLoop) readable(c *conn) {
 // reads nothing more from it meanwhile.
 func (l *eventLoop) process(c *conn) {
 	c.runBuffered(func() bool { return l.write(c) })
+	if c.handOff {
+		l.handOff(c)
+		return
+	}
 	if !l.write(c) {
 		l.watch(c, syscall.EPOLLOUT)
 		c.setExpiry(l.now)

@@ -112,6 +112,15 @@ type Options struct {
 	// a goroutine instead, as on other platforms.
 	EventLoops int
 
+	// ScriptBusyTime is how long a script runs before the operations waiting
+	// for its keys are refused with BUSY and SCRIPT KILL may stop it
+	// (default 5s, Redis's busy-reply-threshold).
+	ScriptBusyTime time.Duration
+	// ScriptMaxMemory bounds what one script holds (default 64 MiB), and
+	// ScriptCacheBytes the source of the scripts kept for EVALSHA (16 MiB).
+	ScriptMaxMemory  int
+	ScriptCacheBytes int
+
 	// Version is warmkv's version, reported by INFO.
 	Version string
 	// Logger receives connection-level events at Debug level and accept errors
@@ -159,6 +168,7 @@ type Server struct {
 	runID    string
 
 	buffers bufferBudget
+	scripts *scriptEngine
 
 	// Precomputed refusals, so that the hot path formats nothing.
 	msgKeyTooLong string
@@ -194,7 +204,8 @@ func New(o Options) (*Server, error) {
 		return nil, fmt.Errorf("resp: MaxKeyLength must be at least 1, got %d", o.MaxKeyLength)
 	}
 	if o.MaxValueBytes < 0 || o.MaxClients < 0 || o.MaxArgs < 0 || o.MaxCommandBytes < 0 || o.MaxBufferBytes < 0 ||
-		o.ReadTimeout < 0 || o.IdleTimeout < 0 || o.WriteTimeout < 0 || o.AuthTimeout < 0 {
+		o.ReadTimeout < 0 || o.IdleTimeout < 0 || o.WriteTimeout < 0 || o.AuthTimeout < 0 ||
+		o.ScriptBusyTime < 0 || o.ScriptMaxMemory < 0 || o.ScriptCacheBytes < 0 {
 		return nil, errors.New("resp: limits and timeouts must not be negative")
 	}
 	maxValue := cmp0(o.MaxValueBytes, defaultMaxValueBytes)
@@ -258,6 +269,7 @@ func New(o Options) (*Server, error) {
 		s.now = time.Now
 	}
 	s.started = s.now()
+	s.scripts = newScriptEngine(o, s.log)
 	var id [20]byte
 	_, _ = rand.Read(id[:])
 	s.runID = hex.EncodeToString(id[:])

@@ -47,7 +47,7 @@ type queued struct {
 // atomicCommands are the commands of the transactions, the multi-key
 // commands and the scripts, which the command table lists after its own.
 func atomicCommands() []*command {
-	return append(transactionCommands(), multiKeyCommands()...)
+	return slices.Concat(transactionCommands(), multiKeyCommands(), scriptCommands())
 }
 
 // transactionCommands are the commands of this file, for the command table.
@@ -320,10 +320,11 @@ func (c *conn) atomically(keys []string, fn func(tx cache.Tx) error) error {
 
 var errNoTransactions = errors.New("this store cannot run transactions")
 
-// keyspaceCommands touch every key (or describe them all): in a transaction
-// they need all of the cache.
-var keyspaceCommands = map[string]bool{
-	"keys": true, "scan": true, "dbsize": true, "flushall": true, "flushdb": true, "randomkey": true, "info": true,
+// wholeKeyspace are the commands that touch every key: in a transaction they
+// need all of the cache, and scripts, which run on the keys they declare,
+// may not call them.
+var wholeKeyspace = map[string]bool{
+	"keys": true, "scan": true, "flushall": true, "flushdb": true, "randomkey": true,
 }
 
 // keyFinders find the keys of the commands whose key positions the command
@@ -333,7 +334,7 @@ var keyFinders = map[string]func(args [][]byte) []string{}
 // commandKeys returns the keys a command names, as Redis's key
 // specifications find them, and whether it touches every key.
 func commandKeys(cmd *command, args [][]byte) (keys []string, all bool) {
-	if keyspaceCommands[cmd.name] {
+	if wholeKeyspace[cmd.name] || cmd.name == "info" { // INFO lists keys to count their expiries
 		return nil, true
 	}
 	if find := keyFinders[cmd.name]; find != nil {

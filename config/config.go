@@ -86,6 +86,10 @@ type Config struct {
 	// RespAuthTimeout (RESP_AUTH_TIMEOUT) closes a connection that has not
 	// authenticated that long after connecting, when AuthToken is set; 0 never does.
 	RespAuthTimeout time.Duration
+	// RespScriptBusyTime (RESP_SCRIPT_BUSY_TIME) is how long a Lua script
+	// runs before the operations waiting for its keys, over either protocol,
+	// are refused (BUSY, 503) and SCRIPT KILL may stop it.
+	RespScriptBusyTime time.Duration
 
 	// AuthToken (AUTH_TOKEN) is the one secret for both protocols: HTTP API calls
 	// need "Authorization: Bearer <token>" and RESP clients must AUTH with it;
@@ -444,6 +448,7 @@ func (l *loader) resp(c *Config) {
 		fmt.Sprintf("a number of connections 1-%d", maxRespMaxClients))
 	c.RespIdleTimeout = l.durationOrZero("RESP_IDLE_TIMEOUT", defaultRespIdleTimeout,
 		"a duration like 300s or 5m, or 0 to keep idle connections open")
+	c.RespScriptBusyTime = l.duration("RESP_SCRIPT_BUSY_TIME", defaultRespScriptBusyTime)
 	c.RespMaxArgs = l.integer("RESP_MAX_ARGS", defaultRespMaxArgs, minRespMaxArgs, maxRespMaxArgs,
 		fmt.Sprintf("a number of arguments %d-%d", minRespMaxArgs, maxRespMaxArgs))
 	c.RespAuthTimeout = l.durationOrZero("RESP_AUTH_TIMEOUT", defaultRespAuthTimeout,
@@ -615,3 +620,6 @@ const (
 // crashes a program without a listener. RESP_MAX_CLIENTS bounds them, and
 // with AUTH_TOKEN set RESP_AUTH_TIMEOUT cuts those that never authenticate.
 const defaultRespIdleTimeout = 0
+
+// defaultRespScriptBusyTime is Redis's busy-reply-threshold.
+const defaultRespScriptBusyTime = 5 * time.Second

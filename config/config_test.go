@@ -53,6 +53,7 @@ func TestLoadDefaults(t *testing.T) {
 		RespMaxBufferBytes:  16 << 20, // a quarter of the 64 MiB beside the cache
 		RespIdleTimeout:     0,
 		RespAuthTimeout:     10 * time.Second,
+		RespScriptBusyTime:  5 * time.Second,
 		AuthToken:           "",
 
 		SnapshotPath:     "",
@@ -95,6 +96,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"RESP_MAX_COMMAND_BYTES": "2MiB",
 		"RESP_MAX_BUFFER_BYTES":  "8MiB",
 		"RESP_AUTH_TIMEOUT":      "3s",
+		"RESP_SCRIPT_BUSY_TIME":  "750ms",
 		"AUTH_TOKEN":             "s3cret-Token_123",
 
 		"SNAPSHOT_PATH":     "/data/warmkv.snap",
@@ -136,6 +138,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		RespMaxBufferBytes:  8 << 20,
 		RespIdleTimeout:     90 * time.Second,
 		RespAuthTimeout:     3 * time.Second,
+		RespScriptBusyTime:  750 * time.Millisecond,
 		AuthToken:           "s3cret-Token_123",
 
 		SnapshotPath:     "/data/warmkv.snap",
@@ -274,6 +277,8 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"RESP_BIND", "under_score", `RESP_BIND="under_score": want an IP address or hostname without a port (the port comes from RESP_PORT), e.g. 0.0.0.0 for all interfaces`},
 		{"RESP_MAX_CLIENTS", "0", `RESP_MAX_CLIENTS="0": want a number of connections 1-1000000`},
 		{"RESP_MAX_ARGS", "15", `RESP_MAX_ARGS="15": want a number of arguments 16-1048576`},
+		{"RESP_SCRIPT_BUSY_TIME", "0", `RESP_SCRIPT_BUSY_TIME="0": want a positive duration like 10s, 500ms or 1m30s`},
+		{"RESP_SCRIPT_BUSY_TIME", "5", `RESP_SCRIPT_BUSY_TIME="5": want a positive duration like 10s, 500ms or 1m30s (a number needs a unit)`},
 		{"RESP_MAX_ARGS", "1048577", `RESP_MAX_ARGS="1048577": want a number of arguments 16-1048576`},
 		{"RESP_MAX_COMMAND_BYTES", "1025MiB", `RESP_MAX_COMMAND_BYTES="1025MiB": want at most 1GiB`},
 		{"RESP_MAX_COMMAND_BYTES", "1024", `RESP_MAX_COMMAND_BYTES="1024": want at least 1281 bytes, a SET of the longest key (MAX_KEY_LENGTH=256, every character 4 bytes of UTF-8) and a 1-byte value`},

@@ -42,6 +42,7 @@ func startRESP(a *app.App) (*resp.Server, <-chan error, error) {
 		MaxArgs:         cfg.RespMaxArgs,
 		MaxCommandBytes: cfg.RespMaxCommandBytes,
 		MaxBufferBytes:  int64(cfg.RespMaxBufferBytes),
+		ScriptBusyTime:  cfg.RespScriptBusyTime,
 		// A command must arrive as fast as an HTTP body must; connections
 		// idle between commands are kept unless RESP_IDLE_TIMEOUT is set, as
 		// Redis keeps them, and those that never authenticate are cut after

@@ -387,24 +387,43 @@ func (c *Cache) ShardCount() int { return len(c.shards) }
 // values, so a snapshot of a large shard never holds up that shard's requests for
 // more than a batch. Entries written meanwhile may or may not be included; each
 // entry included is as it was at one instant.
-func (c *Cache) Dump(shard int, dst []Item) []Item { return c.dump(shard, dst, nil) }
+func (c *Cache) Dump(shard int, dst []Item) []Item {
+	dst, _ = c.dump(shard, dst, nil, false)
+	return dst
+}
 
-// dump is Dump for the transaction self, or for none: it waits for any other
-// transaction that owns the shard, whatever its busy state, since its
-// signature has no room for ErrBusy.
-func (c *Cache) dump(shard int, dst []Item, self *txn) []Item {
+// DumpOrBusy is Dump for a listing that must not wait for a script past its
+// busy time (Redis's KEYS and SCAN): it fails with ErrBusy instead, having
+// listed what it appended to dst so far.
+func (c *Cache) DumpOrBusy(shard int, dst []Item) ([]Item, error) {
+	return c.dump(shard, dst, nil, true)
+}
+
+// dump lists a shard for the transaction self, or for none, waiting for any
+// other transaction that owns the shard: however long it runs, or, with
+// orBusy, until it is busy.
+func (c *Cache) dump(shard int, dst []Item, self *txn, orBusy bool) ([]Item, error) {
 	s := &c.shards[shard]
-	lock := func() {
+	lock := func() error {
 		s.mu.Lock()
 		for s.owner != nil && s.owner != self {
+			if orBusy && s.owner.busy.Load() {
+				s.mu.Unlock()
+				return ErrBusy
+			}
 			s.ownerFree.Wait()
 		}
+		return nil
 	}
-	lock()
+	if err := lock(); err != nil {
+		return dst, err
+	}
 	keys := s.lru.Keys()
 	s.mu.Unlock()
 	for start := 0; start < len(keys); start += dumpBatch {
-		lock()
+		if err := lock(); err != nil {
+			return dst, err
+		}
 		now := s.now()
 		for _, k := range keys[start:min(start+dumpBatch, len(keys))] {
 			s.hash = uint32(hashKey(k))
@@ -415,7 +434,7 @@ func (c *Cache) dump(shard int, dst []Item, self *txn) []Item {
 		}
 		s.mu.Unlock()
 	}
-	return dst
+	return dst, nil
 }
 
 // dumpBatch bounds how long Dump holds a shard's lock at a time.

@@ -294,7 +294,8 @@ func (t *txn) Dump(shard int, dst []Item) []Item {
 	if !t.all {
 		return dst
 	}
-	return t.c.dump(shard, dst, t)
+	dst, _ = t.c.dump(shard, dst, t, false)
+	return dst
 }
 
 func firstError(errs ...error) error {

@@ -167,6 +167,10 @@ func TestBusyTransaction(t *testing.T) {
 			return c.Atomically(Scope{Keys: []string{b, a}}, func(Tx) error { return nil })
 		},
 		"Flush": c.Flush,
+		"DumpOrBusy": func() error {
+			_, err := c.DumpOrBusy(c.shardIndex(hashKey(a)), nil)
+			return err
+		},
 	} {
 		if err := op(); !errors.Is(err, ErrBusy) {
 			t.Errorf("%s while busy: %v, want ErrBusy", name, err)

@@ -129,7 +129,10 @@ func (c *conn) expiringKeys(entries int64) (expires, avgTTLms int64) {
 	var seen, withTTL, ttlSum int64
 	var items []cache.Item
 	for shard := 0; shard < shards; shard += step {
-		items = c.keys.Dump(shard, items[:0])
+		var err error
+		if items, err = c.dump(shard, items[:0]); err != nil {
+			return 0, 0 // a script holds the shard: no estimate rather than a wait
+		}
 		seen += int64(len(items))
 		for _, it := range items {
 			if it.ExpireAt != 0 {

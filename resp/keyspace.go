@@ -212,7 +212,11 @@ func cmdKeys(c *conn, args [][]byte) {
 	var matched []string
 	var items []cache.Item
 	for shard := range c.keys.ShardCount() {
-		items = c.keys.Dump(shard, items[:0])
+		var err error
+		if items, err = c.dump(shard, items[:0]); err != nil {
+			c.storeFailed(err)
+			return
+		}
 		for _, it := range items {
 			if globMatch(pattern, it.Key) {
 				matched = append(matched, it.Key)
@@ -276,7 +280,11 @@ func cmdScan(c *conn, args [][]byte) {
 	var found []string
 	var items []cache.Item
 	for cursor < shards && int64(len(found)) < count {
-		items = c.keys.Dump(int(cursor), items[:0])
+		var err error
+		if items, err = c.dump(int(cursor), items[:0]); err != nil {
+			c.storeFailed(err)
+			return
+		}
 		cursor++
 		if !typeMatches {
 			continue

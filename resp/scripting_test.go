@@ -224,6 +224,9 @@ func TestBusyScript(t *testing.T) {
 		if free == 0 {
 			t.Error("the script holds every key")
 		}
+		if got := other.do("KEYS", "*"); got != "-"+msgBusy+"\r\n" {
+			t.Errorf("KEYS while a script is busy: %q", got)
+		}
 		req := httptest.NewRequest(http.MethodGet, "/get?key=held", nil)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)

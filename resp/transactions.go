@@ -354,6 +354,17 @@ func commandKeys(cmd *command, args [][]byte) (keys []string, all bool) {
 	return keys, false
 }
 
+// dump lists one shard for KEYS, SCAN and INFO. A store that can refuses
+// with cache.ErrBusy rather than wait for a script past its busy time.
+func (c *conn) dump(shard int, dst []cache.Item) ([]cache.Item, error) {
+	if d, ok := c.keys.(interface {
+		DumpOrBusy(int, []cache.Item) ([]cache.Item, error)
+	}); ok {
+		return d.DumpOrBusy(shard, dst)
+	}
+	return c.keys.Dump(shard, dst), nil
+}
+
 // nullArray is a null array reply: EXEC's when a watched key changed.
 func (r *reply) nullArray() {
 	if r.resp3 {

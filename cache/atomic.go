@@ -19,6 +19,11 @@ var (
 	ErrWatchChanged = errors.New("a watched key changed")
 	// ErrUndeclared means a transaction touched a key outside its Scope.
 	ErrUndeclared = errors.New("the transaction did not declare this key")
+	// ErrKeysApart means a store that spreads keys over nodes (a shared
+	// tier on a Redis Cluster) cannot change these keys in one transaction.
+	ErrKeysApart = errors.New("the keys are kept apart and cannot change in one transaction")
+	// ErrWholeStore means a store cannot run a transaction over every key.
+	ErrWholeStore = errors.New("this store cannot run a transaction over every key")
 )
 
 // Scope says what a transaction may touch.

@@ -110,6 +110,10 @@ func (c *conn) storeFailed(err error) {
 		c.out.err(msgBusy)
 	case errors.Is(err, cache.ErrUndeclared):
 		c.out.err(msgUndeclaredKey)
+	case errors.Is(err, cache.ErrKeysApart):
+		c.out.err(msgCrossSlot)
+	case errors.Is(err, cache.ErrWholeStore):
+		c.out.err(msgWholeStore)
 	default:
 		c.out.err(msgInternalError + err.Error())
 	}

@@ -24,6 +24,8 @@ const (
 	msgNoTransactions   = "ERR this store cannot run transactions"
 	msgBusy             = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
 	msgUndeclaredKey    = "ERR the command touched a key its transaction or script did not declare"
+	msgCrossSlot        = "CROSSSLOT Keys in request don't hash to the same slot"
+	msgWholeStore       = "ERR with a shared tier (REDIS_URL), a transaction cannot take every key: KEYS, SCAN, FLUSHALL, FLUSHDB and RANDOMKEY cannot run inside MULTI"
 	msgQueueTooLarge    = "ERR the commands queued in this transaction exceed %d bytes"
 	defaultMaxQueueSize = 64 << 20
 )
@@ -322,7 +324,8 @@ var errNoTransactions = errors.New("this store cannot run transactions")
 
 // wholeKeyspace are the commands that touch every key: in a transaction they
 // need all of the cache, and scripts, which run on the keys they declare,
-// may not call them.
+// may not call them. (INFO in a transaction over some keys leaves out its
+// count of keys with an expiry, which would list every shard.)
 var wholeKeyspace = map[string]bool{
 	"keys": true, "scan": true, "flushall": true, "flushdb": true, "randomkey": true,
 }
@@ -334,7 +337,7 @@ var keyFinders = map[string]func(args [][]byte) []string{}
 // commandKeys returns the keys a command names, as Redis's key
 // specifications find them, and whether it touches every key.
 func commandKeys(cmd *command, args [][]byte) (keys []string, all bool) {
-	if wholeKeyspace[cmd.name] || cmd.name == "info" { // INFO lists keys to count their expiries
+	if wholeKeyspace[cmd.name] {
 		return nil, true
 	}
 	if find := keyFinders[cmd.name]; find != nil {

@@ -171,26 +171,13 @@ func TestWatchRetryLoopsCountExactly(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range each {
-				for attempt := 0; ; attempt++ {
-					err := c.Watch(ctx, func(tx *redis.Tx) error {
-						n, err := tx.Get(ctx, "counter").Int()
-						if err != nil && !errors.Is(err, redis.Nil) {
-							return err
-						}
-						_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-							p.Set(ctx, "counter", n+1, 0)
-							return nil
-						})
-						return err
-					}, "counter")
-					if err == nil {
-						break
-					}
-					if !errors.Is(err, redis.TxFailedErr) {
-						t.Error(err)
-						return
-					}
-					retries.Store(i, attempt+1)
+				attempts, err := watchAndIncrement(c, "counter", nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if attempts > 1 {
+					retries.Store(i, attempts)
 				}
 			}
 		}()
@@ -202,6 +189,31 @@ func TestWatchRetryLoopsCountExactly(t *testing.T) {
 	retried := 0
 	retries.Range(func(_, _ any) bool { retried++; return true })
 	t.Logf("%d of %d clients had to retry", retried, clients)
+}
+
+// watchAndIncrement increments key as a client of WATCH does: WATCH, GET,
+// MULTI, SET (and more), EXEC, again while EXEC aborts. It returns the
+// number of attempts.
+func watchAndIncrement(c *redis.Client, key string, more func(redis.Pipeliner)) (int, error) {
+	for attempt := 1; ; attempt++ {
+		err := c.Watch(ctx, func(tx *redis.Tx) error {
+			n, err := tx.Get(ctx, key).Int()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, key, n+1, 0)
+				if more != nil {
+					more(p)
+				}
+				return nil
+			})
+			return err
+		}, key)
+		if !errors.Is(err, redis.TxFailedErr) {
+			return attempt, err
+		}
+	}
 }
 
 // TestHTTPNeverSeesHalfATransaction: while Redis clients run MULTI blocks,

@@ -82,6 +82,8 @@ type Store struct {
 
 	stripes [stripeCount]stripe
 
+	scratches sync.Pool // *cache.Cache: transactions' copies of their keys (txn.go)
+
 	keysCountedAt atomic.Int64 // ns; when the shared key count was last refreshed
 	keysCountTook atomic.Int64 // ns; how long that took
 	counting      atomic.Bool
@@ -221,12 +223,22 @@ func (s *Store) call(fn func(ctx context.Context, c rueidis.Client) error) error
 
 func (s *Store) callWithin(timeout time.Duration, fn func(ctx context.Context, c rueidis.Client) error) error {
 	c := s.client()
-	if c == nil || !s.healthy.Load() {
+	if c == nil {
+		s.unavailable.Add(1)
+		return cache.ErrUnavailable
+	}
+	return s.roundTrip(timeout, func(ctx context.Context) error { return fn(ctx, c) })
+}
+
+// roundTrip runs fn within the timeout, failing at once while the shared
+// store is marked down, and maps its failure as call does.
+func (s *Store) roundTrip(timeout time.Duration, fn func(ctx context.Context) error) error {
+	if !s.healthy.Load() {
 		s.unavailable.Add(1)
 		return cache.ErrUnavailable
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, timeout)
-	err := fn(ctx, c)
+	err := fn(ctx)
 	cancel()
 	if err == nil || rueidis.IsRedisNil(err) {
 		return err

@@ -68,19 +68,22 @@ func TestStoreSuiteOnCluster(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) cache.Store { return newStore(t, cluster.URL(), freshPrefix(t), time.Second) })
 }
 
+// sharedServers start the shared stores the tests run on, by name: one
+// Redis, and a three-primary Redis Cluster; each returns its URL.
+var sharedServers = map[string]func(t *testing.T) string{
+	"redis": func(t *testing.T) string { return redistest.Start(t).URL() },
+	"cluster": func(t *testing.T) string {
+		if testing.Short() {
+			t.Skip("a Redis Cluster takes seconds to form")
+		}
+		return redistest.StartCluster(t, 3).URL()
+	},
+}
+
 // TestTwoInstances is the tier's reason to exist, on one Redis and on a
 // three-primary Redis Cluster.
 func TestTwoInstances(t *testing.T) {
-	servers := map[string]func(t *testing.T) string{
-		"redis": func(t *testing.T) string { return redistest.Start(t).URL() },
-		"cluster": func(t *testing.T) string {
-			if testing.Short() {
-				t.Skip("a Redis Cluster takes seconds to form")
-			}
-			return redistest.StartCluster(t, 3).URL()
-		},
-	}
-	for name, start := range servers {
+	for name, start := range sharedServers {
 		t.Run(name, func(t *testing.T) {
 			url := start(t)
 			a := newStore(t, url, "warmkv:", time.Minute) // a long LOCAL_TTL: only invalidations can make A see B's changes

@@ -21,6 +21,11 @@
 #   KEYSPACE=100000    redis-benchmark -r (random keys out of this many)
 #   DATA=100           redis-benchmark -d (value bytes)
 #   MEMORY_KEYS=100000 keys loaded for the memory comparison (0 skips it)
+#   ATOMIC_N=200000    transactions and scripts per run in the MULTI/EXEC and
+#                      EVALSHA section (0 skips it): multiload's MULTI, INCR,
+#                      SET, EXEC, then redis-benchmark's EVALSHA of a script
+#                      that reads a key and writes it, redis and warmkv
+#                      alternating, RUNS rounds, -P 1
 #   WARMKV_BIN=path    use this binary instead of building the repo root
 #   NOEPOLL_BIN=path   use this binary instead of building it with -tags noepoll
 #   LOG_DIR=dir        keep every redis-benchmark output and server log there
@@ -48,6 +53,7 @@ CLIENTS=${CLIENTS:-64}
 KEYSPACE=${KEYSPACE:-100000}
 DATA=${DATA:-100}
 MEMORY_KEYS=${MEMORY_KEYS:-100000}
+ATOMIC_N=${ATOMIC_N:-200000}
 RETRY_NOISY=${RETRY_NOISY:-2}
 NOISY_LIMIT=${NOISY_LIMIT:-15}
 WAIT_IDLE=${WAIT_IDLE:-0}
@@ -56,7 +62,7 @@ TARGET=1.0 # warmkv / Redis, for GET and SET at every pipeline depth
 
 need redis-server redis-benchmark redis-cli go
 positive N RUNS CLIENTS KEYSPACE DATA
-non_negative MEMORY_KEYS RETRY_NOISY NOISY_LIMIT WAIT_IDLE
+non_negative MEMORY_KEYS ATOMIC_N RETRY_NOISY NOISY_LIMIT WAIT_IDLE
 read -r -a servers <<<"$SERVERS"
 for name in "${servers[@]}"; do
 	case $name in redis | warmkv | noepoll) ;; *) die "unknown server '$name' in SERVERS (want redis, warmkv, noepoll)" ;; esac
@@ -76,6 +82,10 @@ if has noepoll; then
 		noepoll_bin=$tmp/warmkv-noepoll
 	fi
 	echo "   noepoll: $noepoll_bin"
+fi
+if ((ATOMIC_N > 0)); then
+	build_tools multiload
+	echo "   multiload: $tmp/multiload"
 fi
 echo "   redis:   $(redis-server --version)"
 echo "   load:    $(redis-benchmark --version 2>/dev/null || echo redis-benchmark)"
@@ -215,6 +225,91 @@ for p in $PIPELINES; do
 		summary+=("$(printf 'CPU/req -P %-3s goroutines/event loops (noepoll/warmkv) %s%s' "$p" "$r" "$noisy")")
 	fi
 done
+
+# The atomic commands: MULTI/EXEC from multiload (redis-benchmark cannot
+# send a transaction) and EVALSHA from redis-benchmark, on a fresh server per
+# run, redis and warmkv alternating. warmkv serves a connection that runs a
+# script from a goroutine of its own (resp/scripting.go), so EVALSHA measures
+# that path too.
+atomic_script="local old = redis.call('GET', KEYS[1]) redis.call('SET', KEYS[1], ARGV[1]) return old"
+
+# measure_atomic SERVER RUN ATTEMPT: appends "tx_rps evalsha_rps
+# srv_us_per_op others_cpu" to $tmp/atomic.SERVER and sets measured.
+# shellcheck disable=SC2317 # called through until_quiet
+measure_atomic() {
+	local name=$1 run=$2 attempt=$3 log tx ev sha
+	log=$tmp/atomic-$name-$run.$attempt.server.log
+	tx=$tmp/atomic-$name-$run.$attempt.multi.log
+	ev=$tmp/atomic-$name-$run.$attempt.evalsha.log
+	wait_idle
+	start "$name" "$log"
+	sha=$(redis-cli -p "$server_port" SCRIPT LOAD "$atomic_script")
+	[[ $sha =~ ^[0-9a-f]{40}$ ]] || die "SCRIPT LOAD on $name answered '$sha'"
+	local value t0 t1 m0 m1 c0 c1
+	value=$(head -c "$DATA" /dev/zero | tr '\0' x)
+	t0=$(cpu_ticks "$server_pid")
+	c0=$(children_ticks)
+	m0=$(machine_ticks)
+	timeout -k 5 1800 "$tmp/multiload" -addr "127.0.0.1:$server_port" -c "$CLIENTS" -n "$ATOMIC_N" -r "$KEYSPACE" -d "$DATA" >"$tx" 2>&1 ||
+		{ cat "$tx" >&2; die "multiload failed against $name (run $run)"; }
+	timeout -k 5 1800 redis-benchmark -p "$server_port" -n "$ATOMIC_N" -r "$KEYSPACE" -c "$CLIENTS" --csv \
+		evalsha "$sha" 1 "key:__rand_int__" "$value" >"$ev" 2>&1 ||
+		{ cat "$ev" >&2; die "redis-benchmark EVALSHA failed against $name (run $run)"; }
+	t1=$(cpu_ticks "$server_pid")
+	c1=$(children_ticks)
+	m1=$(machine_ticks)
+	kill -0 "$server_pid" 2>/dev/null || {
+		tail -n 20 "$log" >&2
+		die "$name died during atomic run $run"
+	}
+	stop_server
+	local tx_rps ev_rps
+	tx_rps=$(awk -F'"' 'NR == 2 { print $4 }' "$tx")
+	ev_rps=$(awk -F'"' 'NR == 2 { print $4 }' "$ev")
+	[[ -n $tx_rps && -n $ev_rps ]] || {
+		cat "$tx" "$ev" >&2
+		die "could not parse multiload's or redis-benchmark's output ($name, atomic run $run)"
+	}
+	if grep -qiE 'error|err ' "$ev"; then
+		problems+=("atomic run $run, $name: $(grep -iE 'error|err ' "$ev" | head -1)")
+	fi
+	local srv_cpu bench_cpu other_cpu us row
+	read -r srv_cpu bench_cpu other_cpu < <(cpu_shares "$m0" "$m1" "$((t1 - t0))" "$((c1 - c0))")
+	us=$(us_per_req "$((t1 - t0))" "$((2 * ATOMIC_N))")
+	row=$(printf '%-4s %-7s %11.0f %11.0f %8s%% %8s%% %8s%% %10s' "$run" "$name" "$tx_rps" "$ev_rps" "$srv_cpu" "$bench_cpu" "$other_cpu" "$us")
+	keep_run "$attempt" "$other_cpu" "$row" "$tmp/atomic.$name" "$tx_rps" "$ev_rps" "$us" "$other_cpu"
+}
+
+if ((ATOMIC_N > 0)) && has redis && has warmkv; then
+	echo
+	echo "== MULTI/EXEC (multiload: MULTI, INCR, SET, EXEC) and EVALSHA (redis-benchmark: a GET and a SET in a script)"
+	echo "   -n $ATOMIC_N -r $KEYSPACE -d $DATA -c $CLIENTS -P 1; $RUNS fresh runs per server, alternating"
+	printf '%-4s %-7s %11s %11s %9s %9s %9s %10s\n' run server "MULTI tx/s" "EVALSHA/s" srv-cpu bench-cpu others "srv-us/op"
+	atomic_servers=(redis warmkv)
+	for name in "${atomic_servers[@]}"; do : >"$tmp/atomic.$name"; done
+	for ((run = 1; run <= RUNS; run++)); do
+		order=(redis warmkv)
+		((run % 2 == 0)) && order=(warmkv redis)
+		for name in "${order[@]}"; do
+			until_quiet measure_atomic "$name" "$run"
+		done
+	done
+	others=$(column_max 4 "$tmp/atomic".*)
+	noisy=
+	if ((others > NOISY_LIMIT)); then
+		echo "   !!! other processes took up to ${others}% of a core during these runs: the ratios are unreliable"
+		noisy=" [NOISY: others took up to ${others}% of a core]"
+	fi
+	for col in 1 2; do
+		test=$([[ $col == 1 ]] && echo MULTI/EXEC || echo EVALSHA)
+		w=$(column "$col" "$tmp/atomic.warmkv")
+		rd=$(column "$col" "$tmp/atomic.redis")
+		r="$(ratio "$w" "$rd") (rounds $(run_ratios "$col" "$tmp/atomic.warmkv" "$tmp/atomic.redis"))"
+		echo "   median $test/s: redis $(printf '%.0f' "$rd"), warmkv $(printf '%.0f' "$w"); warmkv / redis $r"
+		summary+=("$(printf '%-10s -P 1   ops/s warmkv/redis %s%s' "$test" "$r" "$noisy")")
+	done
+	echo "   median server CPU per transaction or script: redis $(column 3 "$tmp/atomic.redis")us, warmkv $(column 3 "$tmp/atomic.warmkv")us"
+fi
 
 # Memory per key: load MEMORY_KEYS keys of 16 bytes ("key:%012d", as
 # redis-benchmark names them) with DATA-byte values into a fresh server, with

@@ -159,8 +159,11 @@ func (c *Cache) shardIndex(h uint64) int {
 func (c *Cache) Get(key string) (string, bool, error) {
 	h := hashKey(key)
 	s := c.shardFor(h)
-	if err := s.lock(); err != nil {
-		return "", false, err
+	s.mu.Lock() // s.lock(), by hand: it is too large to inline, and this is the hot path
+	if s.owner != nil {
+		if err := s.awaitOwner(); err != nil {
+			return "", false, err
+		}
 	}
 	e, ok := s.get(uint32(h), key)
 	s.mu.Unlock()
@@ -199,8 +202,11 @@ func (c *Cache) Lookup(key string) (value string, expireAt int64, ok bool, err e
 func (c *Cache) Set(key, value string, expireAt int64) error {
 	h := hashKey(key)
 	s := c.shardFor(h)
-	if err := s.lock(); err != nil {
-		return err
+	s.mu.Lock() // s.lock(), by hand, as in Get
+	if s.owner != nil {
+		if err := s.awaitOwner(); err != nil {
+			return err
+		}
 	}
 	var err error
 	if expireAt == KeepTTL {

@@ -184,6 +184,16 @@ func (e *scriptEngine) release(vm *luaVM, reuse bool) {
 	vm.L.Close()
 }
 
+// stopAll stops every running script, even one that has written: the server
+// is closing, as Redis's SHUTDOWN NOSAVE stops one.
+func (e *scriptEngine) stopAll() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for r := range e.running {
+		r.state.Store(runKilled)
+	}
+}
+
 // The states of a run, which SCRIPT KILL and a first write race for.
 const (
 	runRunning int32 = iota

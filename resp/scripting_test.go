@@ -393,3 +393,17 @@ func TestScriptLeavesTheEventLoop(t *testing.T) {
 		runScript(t, r, []step{{cmd("INCR", "a"), ":3\r\n"}, {eval("return 'again'", "0"), "$5\r\nagain\r\n"}})
 	})
 }
+
+// TestCloseStopsScripts: a script that would run for ever does not keep the
+// server from closing.
+func TestCloseStopsScripts(t *testing.T) {
+	var released atomic.Bool
+	ts := startServerWith(t, defaultDriver(), blockingScripts(&released))
+	r := ts.raw(t)
+	r.send(encode(eval("redis.call('set', KEYS[1], 'x') while not released() do end", "1", "k")...))
+	waitForScript(t, ts.srv, false)
+	if err := ts.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ts.srv.connWG.Wait() // every connection, the script's included, is gone
+}

@@ -456,8 +456,9 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// closeConns closes every connection at once.
+// closeConns closes every connection at once, and stops the scripts running.
 func (s *Server) closeConns() {
+	s.scripts.stopAll()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {

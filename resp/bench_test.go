@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"strings"
@@ -82,4 +83,54 @@ func BenchmarkParse(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkScripts runs EVALSHA of a script that reads a key and writes it,
+// and MULTI/EXEC of an INCR and a SET, as bench/resp.sh sends them, through
+// the parser, the command table, the Lua state and the store.
+func BenchmarkScripts(b *testing.B) {
+	c := benchConn(b)
+	encoded := func(cmds ...[]string) []byte {
+		var sb strings.Builder
+		for _, args := range cmds {
+			sb.WriteString(encodeArgs(args))
+		}
+		return []byte(sb.String())
+	}
+	run := func(batch []byte) {
+		c.in = append(c.in[:0], batch...)
+		c.r, c.w = 0, len(c.in)
+		c.runBuffered(func() bool { return true })
+	}
+	src := "local old = redis.call('GET', KEYS[1]) redis.call('SET', KEYS[1], ARGV[1]) return old"
+	run(encoded([]string{"SCRIPT", "LOAD", src}))
+	value := strings.Repeat("x", 100)
+	for _, bench := range []struct {
+		name string
+		cmds [][]string
+	}{
+		{"EVALSHA", [][]string{{"EVALSHA", sha1hex(src), "1", "key:000000000001", value}}},
+		{"MULTI-EXEC", [][]string{{"MULTI"}, {"INCR", "counter:000000000001"}, {"SET", "key:000000000002", value}, {"EXEC"}}},
+	} {
+		b.Run(bench.name, func(b *testing.B) {
+			batch := encoded(bench.cmds...)
+			b.ReportAllocs()
+			for b.Loop() {
+				run(batch)
+				if bytes.HasPrefix(c.out.b, []byte("-")) {
+					b.Fatalf("%s", c.out.b)
+				}
+				c.out.b = c.out.b[:0]
+			}
+		})
+	}
+}
+
+func encodeArgs(args []string) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&sb, "$%d\r\n%s\r\n", len(a), a)
+	}
+	return sb.String()
 }

@@ -38,6 +38,14 @@ const (
 	luaMaxRegisters = 1 << 16
 )
 
+func init() {
+	// Lua 5.0's implicit arg table in vararg functions, which every script
+	// (a vararg chunk) would otherwise build on each run, a map allocation
+	// for nothing. Redis scripts have no use for it; gopher-lua reads this
+	// flag only here, and resp is its only user in warmkv.
+	lua.CompatVarArg = false
+}
+
 // luaVM is one Lua state with the sandbox, ready to run scripts one at a time.
 type luaVM struct {
 	L       *lua.LState
@@ -89,7 +97,12 @@ func newLuaVM() *luaVM {
 	vm.stringMT = L.GetMetatable(lua.LString("")).(*lua.LTable)
 	vm.stringMT.RawSetString("__index", g.RawGetString("string"))
 	vm.stringMTView = vm.readOnly(vm.stringMT, nil)
-	vm.env = vm.readOnly(g, L.NewFunction(vm.missingGlobal))
+	// Reads of globals go straight to the real table; only a miss reaches
+	// Go, through the real table's own metatable, and raises.
+	missing := L.CreateTable(0, 1)
+	missing.RawSetString("__index", L.NewFunction(vm.missingGlobal))
+	L.SetMetatable(g, missing)
+	vm.env = vm.readOnly(g, nil)
 	g.RawSetString("_G", vm.env)
 	L.Env = vm.env
 	vm.handler = L.NewFunction(vm.errorHandler)
@@ -125,16 +138,11 @@ func (vm *luaVM) real(t *lua.LTable) *lua.LTable {
 	return t
 }
 
-// missingGlobal is the globals' __index: reading a global that does not
-// exist is an error, as Redis 7 makes it.
+// missingGlobal is the real globals' __index: reading a global that does
+// not exist is an error, as Redis 7 makes it.
 func (vm *luaVM) missingGlobal(L *lua.LState) int {
-	key := L.Get(2)
-	v := vm.globals.RawGet(key)
-	if v == lua.LNil {
-		L.RaiseError("Script attempted to access nonexistent global variable '%s'", lua.LVAsString(key))
-	}
-	L.Push(v)
-	return 1
+	L.RaiseError("Script attempted to access nonexistent global variable '%s'", lua.LVAsString(L.Get(2)))
+	return 0
 }
 
 // guardLibraries replaces the functions that could break the sandbox or its

@@ -148,7 +148,7 @@ func (r *scriptRun) call(L *lua.LState) (lua.LValue, string) {
 
 // errorTable is the {err=msg} table of an error reply.
 func errorTable(L *lua.LState, msg string) *lua.LTable {
-	t := L.NewTable()
+	t := L.CreateTable(0, 1)
 	t.RawSetString("err", lua.LString(msg))
 	return t
 }
@@ -162,7 +162,7 @@ func replyToLua(L *lua.LState, b []byte, depth int) (lua.LValue, []byte) {
 	line, rest := string(b[1:end]), b[end+2:]
 	switch b[0] {
 	case '+':
-		t := L.NewTable()
+		t := L.CreateTable(0, 1)
 		t.RawSetString("ok", lua.LString(line))
 		return t, rest
 	case '-':
@@ -176,11 +176,11 @@ func replyToLua(L *lua.LState, b []byte, depth int) (lua.LValue, []byte) {
 		return lua.LBool(line == "t"), rest
 	case ',':
 		f, _ := strconv.ParseFloat(line, 64)
-		t := L.NewTable()
+		t := L.CreateTable(0, 1)
 		t.RawSetString("double", lua.LNumber(f))
 		return t, rest
 	case '(':
-		t := L.NewTable()
+		t := L.CreateTable(0, 1)
 		t.RawSetString("big_number", lua.LString(line))
 		return t, rest
 	case '$', '=':
@@ -191,7 +191,7 @@ func replyToLua(L *lua.LState, b []byte, depth int) (lua.LValue, []byte) {
 		s := string(rest[:n])
 		rest = rest[n+2:]
 		if b[0] == '=' {
-			t, v := L.NewTable(), L.NewTable()
+			t, v := L.CreateTable(0, 1), L.CreateTable(0, 2)
 			v.RawSetString("format", lua.LString(s[:3]))
 			v.RawSetString("string", lua.LString(s[4:]))
 			t.RawSetString("verbatim_string", v)
@@ -203,7 +203,7 @@ func replyToLua(L *lua.LState, b []byte, depth int) (lua.LValue, []byte) {
 		if n < 0 {
 			return lua.LFalse, rest
 		}
-		t := L.NewTable()
+		t := L.CreateTable(max(n, 0), 0)
 		var v, k lua.LValue
 		for i := range n {
 			switch b[0] {
@@ -222,7 +222,7 @@ func replyToLua(L *lua.LState, b []byte, depth int) (lua.LValue, []byte) {
 		if b[0] == '*' {
 			return t, rest
 		}
-		wrapped := L.NewTable()
+		wrapped := L.CreateTable(0, 1)
 		wrapped.RawSetString(map[byte]string{'%': "map", '~': "set"}[b[0]], t)
 		return wrapped, rest
 	}
@@ -352,7 +352,7 @@ func (vm *luaVM) statusReply(L *lua.LState) int {
 		L.Push(errorTable(L, "ERR wrong number or type of arguments"))
 		return 1
 	}
-	t := L.NewTable()
+	t := L.CreateTable(0, 1)
 	t.RawSetString("ok", s)
 	L.Push(t)
 	return 1

@@ -472,7 +472,7 @@ func (vm *luaVM) execute(r *scriptRun, proto *lua.FunctionProto, argv []string) 
 // the table itself if it has err, and the line of the innermost Lua frame.
 func (vm *luaVM) errorHandler(L *lua.LState) int {
 	raised := L.Get(1)
-	t := L.NewTable()
+	t := L.CreateTable(0, 2)
 	if rt, ok := raised.(*lua.LTable); ok && rt.RawGetString("err").Type() == lua.LTString {
 		t.RawSetString("err", rt.RawGetString("err"))
 	} else {

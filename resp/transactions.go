@@ -335,7 +335,8 @@ var wholeKeyspace = map[string]bool{
 var keyFinders = map[string]func(args [][]byte) []string{}
 
 // commandKeys returns the keys a command names, as Redis's key
-// specifications find them, and whether it touches every key.
+// specifications find them, and whether it touches every key. The keys view
+// args.
 func commandKeys(cmd *command, args [][]byte) (keys []string, all bool) {
 	if wholeKeyspace[cmd.name] {
 		return nil, true
@@ -352,7 +353,9 @@ func commandKeys(cmd *command, args [][]byte) (keys []string, all bool) {
 	}
 	step := max(cmd.step, 1)
 	for i := cmd.firstKey; i <= last && i < len(args); i += step {
-		keys = append(keys, string(args[i]))
+		// A view, not a copy: the keys serve the transaction the arguments
+		// outlive (a queued command's own copy, or the command running).
+		keys = append(keys, unsafeString(args[i]))
 	}
 	return keys, false
 }

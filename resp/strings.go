@@ -426,17 +426,13 @@ func cmdAppend(c *conn, args [][]byte) {
 		}
 		return
 	}
-	// A store that cannot run the check in the change (a shared tier): check
-	// against the value as it is now, then append there.
-	v, _, _, err := c.kv.Lookup(unsafeString(args[1]))
-	if c.readFailed(err) {
-		return
-	}
-	if len(v)+len(fragment) > c.srv.maxValue {
-		c.out.err(msgStringTooLong)
-		return
-	}
-	v, err = c.kv.Append(string(args[1]), string(fragment), false, 0, cache.KeepTTL)
+	// A store that cannot run a function in its change (a shared tier)
+	// bounds the result itself, in the same step, counted in characters: a
+	// count never above the bytes, so a result within MaxValueBytes always
+	// passes, and one of single-byte characters is held to it exactly. A
+	// check against this instance's copy first would be no bound: the copy
+	// may be LOCAL_TTL old, or older while the tier is cut off.
+	v, err := c.kv.Append(string(args[1]), string(fragment), false, c.srv.maxValue, cache.KeepTTL)
 	if err != nil {
 		c.storeFailed(err)
 		return

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/warmkv/warmkv/cache"
 )
 
 // step is one command of a script and its exact reply.
@@ -272,5 +274,32 @@ func TestValueTheCacheCannotHold(t *testing.T) {
 		{cmd("APPEND", "k", huge), "-OOM command not allowed when used memory > 'maxmemory'.\r\n"},
 		{cmd("PING"), "+PONG\r\n"},
 		{cmd("EXISTS", "k"), ":0\r\n"},
+	})
+}
+
+// staleStore is a store as a shared tier is one to the Redis port: no
+// Update, and a Lookup that answers from a copy that may be behind (here,
+// always: it finds nothing).
+type staleStore struct{ cache.Store }
+
+func (staleStore) Lookup(string) (string, int64, bool, error) { return "", 0, false, nil }
+
+// TestAppendWithoutUpdate: on a store that cannot run a function in its
+// change, APPEND leaves the bound to the store's own step, where no other
+// write gets in between the check and the change, rather than checking a
+// copy that may be behind.
+func TestAppendWithoutUpdate(t *testing.T) {
+	ts := startServer(t, defaultDriver(), func(o *Options) {
+		o.MaxValueBytes = 8
+		if o.Store != nil { // the second pass, over the test's cache
+			o.Store = staleStore{o.Store}
+		}
+	})
+	r := ts.raw(t)
+	runScript(t, r, []step{
+		{cmd("APPEND", "k", "12345"), ":5\r\n"},
+		{cmd("APPEND", "k", "678"), ":8\r\n"},
+		{cmd("APPEND", "k", "9"), "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"},
+		{cmd("GET", "k"), "$8\r\n12345678\r\n"},
 	})
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/warmkv/warmkv/internal/testsupport"
 )
 
 func preloadedHandler(b *testing.B, n int) (*Handler, []string) {
@@ -168,12 +170,12 @@ func alternate(b *testing.B, first, second string, op func(which int)) {
 		n := min(block, b.N-done)
 		for k := range 2 {
 			which := (turn + k) % 2 // who goes first changes every block too
-			startWall, startCPU := time.Now(), processCPUTime()
+			startWall, startCPU := time.Now(), testsupport.ProcessCPUTime()
 			for range n {
 				op(which)
 			}
 			wall[which] += time.Since(startWall)
-			cpu[which] += processCPUTime() - startCPU
+			cpu[which] += testsupport.ProcessCPUTime() - startCPU
 		}
 	}
 	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) }

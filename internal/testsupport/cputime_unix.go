@@ -1,15 +1,15 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
-package handler
+package testsupport
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPUTime is the CPU time the process has used, user and system, all
+// ProcessCPUTime is the CPU time the process has used, user and system, all
 // threads (the garbage collector's included).
-func processCPUTime() time.Duration {
+func ProcessCPUTime() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0

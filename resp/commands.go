@@ -294,8 +294,15 @@ var (
 
 func init() { commands, commandList = buildCommands() }
 
+// commandSets are the parts of the command table, each listed beside the
+// commands it runs.
+var commandSets = []func() []*command{commandTable, stringExtraCommands, keyspaceExtraCommands, bitCommands, serverExtraCommands, atomicCommands}
+
 func buildCommands() (map[string]*command, []*command) {
-	list := append(commandTable(), atomicCommands()...)
+	var list []*command
+	for _, set := range commandSets {
+		list = append(list, set()...)
+	}
 	m := make(map[string]*command, len(list))
 	slotNames = slotNames[:0]
 	for _, c := range list {

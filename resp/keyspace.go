@@ -160,26 +160,16 @@ func expireTime(when, unit int64, absolute bool, nowNs int64) (int64, bool) {
 // left, rounded as Redis rounds it.
 func cmdTTL(ms bool) func(c *conn, args [][]byte) {
 	return func(c *conn, args [][]byte) {
-		if !c.validKey(args[1]) {
+		expireAt, ok := c.lookupExpiry(args[1])
+		if !ok {
 			return
 		}
-		_, expireAt, ok, err := c.kv.Lookup(unsafeString(args[1]))
-		if c.readFailed(err) {
-			return
-		}
-		switch {
-		case !ok:
-			c.out.int(-2)
-		case expireAt == 0:
-			c.out.int(-1)
-		default:
-			// Redis counts whole milliseconds, from the current one.
-			leftMs := max(expireAt/1e6-c.srv.now().UnixMilli(), 0)
-			if ms {
-				c.out.int(leftMs)
-			} else {
-				c.out.int((leftMs + 500) / 1000)
-			}
+		// Redis counts whole milliseconds, from the current one.
+		leftMs := max(expireAt/1e6-c.srv.now().UnixMilli(), 0)
+		if ms {
+			c.out.int(leftMs)
+		} else {
+			c.out.int((leftMs + 500) / 1000)
 		}
 	}
 }

@@ -164,37 +164,48 @@ func cmdGet(c *conn, args [][]byte) {
 	c.out.bulk(v)
 }
 
-// setOptions are SET's options as Redis 7 parses them.
+// setOptions are SET's options, and GETEX's, as Redis 7 parses them.
 type setOptions struct {
 	cond     cache.Condition
 	get      bool
 	keepTTL  bool
+	persist  bool  // GETEX only
 	expireAt int64 // 0 = none
 }
 
-// parseSetOptions reads SET's options from args[3:]. Like Redis, it accepts an
-// option repeated (the last expiry wins) but refuses NX with XX, and an expiry
-// with KEEPTTL or with another kind of expiry, as a syntax error; then the
-// expiry's value is checked.
+// parseSetOptions reads SET's options from args[3:].
 func (c *conn) parseSetOptions(args [][]byte) (setOptions, bool) {
+	return c.parseStringOptions(args, 3, "set")
+}
+
+// parseStringOptions reads the options of SET (cmd "set") or GETEX
+// ("getex") from args[first:], as Redis's parseExtendedStringArgumentsOrReply
+// does for both. Like Redis, it accepts an option repeated (the last expiry
+// wins) but refuses NX with XX, and an expiry with KEEPTTL, PERSIST or
+// another kind of expiry, as a syntax error; then the expiry's value is
+// checked. SET takes NX, XX, GET and KEEPTTL, GETEX PERSIST.
+func (c *conn) parseStringOptions(args [][]byte, first int, cmd string) (setOptions, bool) {
+	forSet := cmd == "set"
 	var o setOptions
 	var expArg []byte
 	var expUnit int64
 	var expAbs bool
 	expKind := ""
-	for j := 3; j < len(args); j++ {
+	for j := first; j < len(args); j++ {
 		opt := args[j]
 		hasNext := j+1 < len(args)
 		switch {
-		case equalFold(opt, "nx") && o.cond != cache.IfPresent:
+		case forSet && equalFold(opt, "nx") && o.cond != cache.IfPresent:
 			o.cond = cache.IfAbsent
-		case equalFold(opt, "xx") && o.cond != cache.IfAbsent:
+		case forSet && equalFold(opt, "xx") && o.cond != cache.IfAbsent:
 			o.cond = cache.IfPresent
-		case equalFold(opt, "get"):
+		case forSet && equalFold(opt, "get"):
 			o.get = true
-		case equalFold(opt, "keepttl") && expKind == "":
+		case forSet && equalFold(opt, "keepttl") && expKind == "":
 			o.keepTTL = true
-		case !o.keepTTL && hasNext && (expKind == "" || equalFold(opt, expKind)) && isExpiryOption(opt):
+		case !forSet && equalFold(opt, "persist") && expKind == "":
+			o.persist = true
+		case !o.keepTTL && !o.persist && hasNext && (expKind == "" || equalFold(opt, expKind)) && isExpiryOption(opt):
 			expKind = lowerASCII(opt)
 			expArg = args[j+1]
 			expUnit, expAbs = expiryUnit(expKind)
@@ -205,7 +216,7 @@ func (c *conn) parseSetOptions(args [][]byte) (setOptions, bool) {
 		}
 	}
 	if expArg != nil {
-		at, ok := c.expiry(expArg, expUnit, expAbs, "set")
+		at, ok := c.expiry(expArg, expUnit, expAbs, cmd)
 		if !ok {
 			return o, false
 		}
@@ -274,8 +285,12 @@ func cmdSetNX(c *conn, args [][]byte) {
 	c.out.int(boolInt(stored))
 }
 
-func cmdSetEx(c *conn, args [][]byte) {
-	expireAt, ok := c.expiry(args[2], 1e9, false, "setex")
+func cmdSetEx(c *conn, args [][]byte) { c.setWithExpiry(args, 1e9, "setex") }
+
+// setWithExpiry serves SETEX and PSETEX: key, time from now in unit
+// nanoseconds, value.
+func (c *conn) setWithExpiry(args [][]byte, unit int64, name string) {
+	expireAt, ok := c.expiry(args[2], unit, false, name)
 	if !ok || !c.validEntry(args[1], args[3]) {
 		return
 	}

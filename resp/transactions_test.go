@@ -66,6 +66,16 @@ func TestTransactionsAgainstRedis(t *testing.T) {
 		// Keyless commands, and every kind of reply, inside.
 		on(0, "MULTI"), on(0, "PING"), on(0, "ECHO", "hi"), on(0, "DBSIZE"), on(0, "EXISTS", "a", "nokey"), on(0, "TTL", "a"), on(0, "EXEC"),
 		on(0, "MULTI"), on(0, "SET", "k", "v"), on(0, "KEYS", "k*"), on(0, "DEL", "k"), on(0, "FLUSHALL"), on(0, "EXEC"),
+		// The string, bit and key commands queue and run with their keys.
+		on(0, "FLUSHALL"),
+		on(0, "MULTI"), on(0, "SET", "s", "hello"), on(0, "GETEX", "s", "EX", "100"), on(0, "EXPIRETIME", "s"), on(0, "GETEX", "s", "PERSIST"),
+		on(0, "SETRANGE", "s", "1", "ipp"), on(0, "GETRANGE", "s", "0", "-1"), on(0, "SUBSTR", "s", "1", "2"), on(0, "PSETEX", "p", "100000", "v"),
+		on(0, "INCRBYFLOAT", "f", "1.5"), on(0, "SETBIT", "b", "7", "1"), on(0, "GETBIT", "b", "7"), on(0, "BITCOUNT", "b"), on(0, "BITPOS", "b", "1"),
+		on(0, "TOUCH", "s", "b", "nokey"), on(0, "PEXPIRETIME", "s"), on(0, "OBJECT", "ENCODING", "f"), on(0, "TIME", "x"), on(0, "EXEC"),
+		on(0, "MULTI"), on(0, "DEL", "s", "p", "f"), on(0, "RANDOMKEY"), on(0, "SETRANGE", "b", "-1", "x"), on(0, "INCRBYFLOAT", "b", "1"), on(0, "EXEC"),
+		on(0, "SET", "w", "1"), on(0, "WATCH", "w"), on(1, "SETRANGE", "w", "0", "2"), on(0, "MULTI"), on(0, "PING"), on(0, "EXEC"),
+		on(0, "WATCH", "w"), on(1, "INCRBYFLOAT", "w", "1"), on(0, "MULTI"), on(0, "PING"), on(0, "EXEC"),
+		on(0, "WATCH", "w"), on(1, "GETRANGE", "w", "0", "1"), on(1, "BITCOUNT", "w"), on(0, "MULTI"), on(0, "PING"), on(0, "EXEC"),
 		// WATCH: another client's write aborts; a read, a refused write
 		// and a write to another key do not.
 		on(0, "SET", "w", "1"), on(0, "WATCH", "w"), on(1, "SET", "w", "2"), on(0, "MULTI"), on(0, "INCR", "w"), on(0, "EXEC"), on(0, "GET", "w"),

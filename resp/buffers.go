@@ -41,6 +41,7 @@ func (c *conn) growInput(size int) bool {
 		return false
 	}
 	c.inHeld = held
+	c.info.bufIn.Store(held)
 	return true
 }
 
@@ -50,6 +51,7 @@ func (c *conn) growOutput(newCap int) bool {
 		return false
 	}
 	c.outHeld = int64(newCap)
+	c.info.bufOut.Store(c.outHeld)
 	return true
 }
 
@@ -59,6 +61,7 @@ func (c *conn) settleOutput() {
 	if n := int64(cap(c.out.b)); n != c.outHeld {
 		c.srv.buffers.used.Add(n - c.outHeld)
 		c.outHeld = n
+		c.info.bufOut.Store(n)
 	}
 }
 

@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -26,6 +27,9 @@ type command struct {
 	alias                   string // DELETE is DEL under another name
 
 	slot int // its place in the per-command counts (stats.go)
+	// keyspace: it reads or writes keys, so a MONITOR client may not run it;
+	// skipMonitor: administrative, so monitors are not shown it.
+	keyspace, skipMonitor bool
 }
 
 // argDoc documents one argument for COMMAND DOCS, which redis-cli turns into
@@ -295,27 +299,40 @@ var (
 func init() { commands, commandList = buildCommands() }
 
 // commandSets are the parts of the command table, each listed beside the
-// commands it runs.
+// commands it runs. A container (CLIENT) listed again adds subcommands to the
+// first one.
 var commandSets = []func() []*command{commandTable, stringExtraCommands, keyspaceExtraCommands, bitCommands, serverExtraCommands, atomicCommands}
 
 func buildCommands() (map[string]*command, []*command) {
 	var list []*command
+	containers := map[string]*command{}
 	for _, set := range commandSets {
-		list = append(list, set()...)
+		for _, c := range set() {
+			if first := containers[c.name]; first != nil {
+				first.subOrder = append(first.subOrder, c.subOrder...)
+				continue
+			}
+			if c.subOrder != nil {
+				containers[c.name] = c
+			}
+			list = append(list, c)
+		}
 	}
 	m := make(map[string]*command, len(list))
 	slotNames = slotNames[:0]
 	for _, c := range list {
+		for _, cmd := range append([]*command{c}, c.subOrder...) {
+			cmd.slot = len(slotNames)
+			slotNames = append(slotNames, cmd.name)
+			cmd.keyspace = slices.Contains(cmd.flags, "readonly") || slices.Contains(cmd.flags, "write")
+			cmd.skipMonitor = slices.Contains(cmd.flags, "admin")
+		}
 		c.upper = strings.ToUpper(c.name)
-		c.slot = len(slotNames)
-		slotNames = append(slotNames, c.name)
 		if len(c.subOrder) > 0 {
 			c.subs = make(map[string]*command, len(c.subOrder))
 			for _, sub := range c.subOrder {
 				_, short, _ := strings.Cut(sub.name, "|")
 				c.subs[short] = sub
-				sub.slot = len(slotNames)
-				slotNames = append(slotNames, sub.name)
 			}
 		}
 		m[c.name] = c
@@ -343,21 +360,11 @@ func lookup(table map[string]*command, name []byte) *command {
 	return table[string(lower[:len(name)])]
 }
 
-// execute runs one command and counts it, and whether it answered an error,
-// for the metrics.
+// execute runs one command, as Redis's processCommand does: unknown command,
+// then arity, then authentication (and MONITOR's refusals), each refused
+// with Redis's error; then, after MULTI, it queues the command, or else runs
+// and counts it (stats.go).
 func (c *conn) execute(args [][]byte) {
-	c.commands.Add(1)
-	errs := c.out.errs
-	if slot := c.dispatch(args); slot >= 0 {
-		c.counted.add(c.stats, slot, c.out.errs != errs)
-	}
-}
-
-// dispatch runs one command, as Redis's processCommand does: unknown command,
-// then arity, then authentication, each refused with Redis's error. It
-// returns the slot the command is counted under, or -1 for what is not a
-// command and for a command queued after MULTI.
-func (c *conn) dispatch(args [][]byte) int {
 	cmd := lookup(commands, args[0])
 	if cmd == nil {
 		if isHTTPVerb(args[0]) {
@@ -367,48 +374,65 @@ func (c *conn) dispatch(args [][]byte) int {
 			c.srv.log.Warn("resp: HTTP request received on the Redis port; connection closed", "remote", c.remote)
 			c.closing = true
 			c.out.b = c.out.b[:0]
-			return -1
+			return
 		}
 		c.reject(nil, unknownCommand(args))
-		return unknownSlot
+		c.countRejected(unknownSlot)
+		return
 	}
 	if cmd.subs != nil && len(args) >= 2 {
 		sub := lookup(cmd.subs, args[1])
 		if sub == nil {
 			c.reject(nil, "ERR unknown subcommand '"+truncate(args[1], 128)+"'. Try "+cmd.upper+" HELP.")
-			return cmd.slot
+			c.countRejected(cmd.slot)
+			return
 		}
 		cmd = sub
 	}
-	if n := len(args); cmd.arity > 0 && n != cmd.arity || cmd.arity < 0 && n < -cmd.arity {
+	switch n := len(args); {
+	case cmd.arity > 0 && n != cmd.arity || cmd.arity < 0 && n < -cmd.arity:
 		c.reject(cmd, "ERR wrong number of arguments for '"+cmd.name+"' command")
-		return cmd.slot
-	}
-	if !c.authed && !cmd.noAuth {
-		c.out.err("NOAUTH Authentication required.")
-		return cmd.slot
+		return
+	case c.restricted && c.refused(cmd):
+		return
 	}
 	if c.inMulti() {
 		// A queued command is counted when EXEC runs it (cmdExec); one the
-		// queue refuses, now, as failed.
+		// queue refuses, now, as rejected.
 		errs := c.out.errs
 		if c.queue(cmd, args) {
 			if c.out.errs != errs {
-				return cmd.slot
+				c.countRejected(cmd.slot)
 			}
-			return -1
+			return
 		}
 	}
-	c.lastCmd = cmd.name
+	c.last = cmd
 	if c.srv.beforeCommand != nil {
 		c.srv.beforeCommand(args)
 	}
 	start := len(c.out.b)
-	cmd.run(c, args)
+	c.runCounted(cmd, args)
 	if c.out.refused {
 		c.refuseReply(start)
 	}
-	return cmd.slot
+	if c.srv.monitors.on.Load() && !cmd.skipMonitor {
+		c.feedMonitors(args)
+	}
+}
+
+// refused refuses cmd, and reports whether it did, when the connection has
+// not authenticated or is a monitor and cmd touches keys, as Redis does.
+func (c *conn) refused(cmd *command) bool {
+	switch {
+	case !c.authed && !cmd.noAuth:
+		c.reject(cmd, msgNoAuth)
+	case c.mon != nil && cmd.keyspace:
+		c.reject(cmd, msgMonitorKeyspace)
+	default:
+		return false
+	}
+	return true
 }
 
 // isHTTPVerb recognises the first word of an HTTP request line ("POST") or

@@ -3,7 +3,6 @@ package resp
 import (
 	"net"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/warmkv/warmkv/cache"
@@ -22,20 +21,25 @@ const (
 // conn is one client connection: its buffers and its protocol state. A driver
 // moves bytes in and out of it (serveGoroutine with a net.Conn, the epoll loop
 // with a raw socket); runBuffered runs the commands. Only the driver's
-// goroutine touches its fields, except commands, which INFO reads.
+// goroutine touches its fields, except info, which CLIENT LIST reads. The
+// fields every command touches come first, together.
 type conn struct {
-	srv *Server
-	id  int64
-
-	remote string       // client address, for CLIENT INFO and logs
-	local  *net.TCPAddr // the address the client connected to; nil if not TCP
-	laddr  string       // local address as text
-
+	srv  *Server
 	in   []byte // read buffer; in[r:w] is received but not yet run
 	r, w int
 	need int // parse again once w-r reaches this
 	args [][]byte
 	out  reply
+	// stats counts the commands run, shared with the other connections of
+	// the same event loop or stripe (stats.go).
+	stats   *commandStripe
+	counted pendingCounts // calls not yet added to stats
+	// later and laterErrors are the calls and error replies of a
+	// transaction's run, counted once it stands (stats.go).
+	later       []laterCount
+	laterErrors []string
+	last        *command // the command being run, or the last one
+	received    int64    // commands parsed, run or refused
 
 	// kv and keys are what commands run on: the server's store and key
 	// lister, or a transaction's while one runs (transactions.go).
@@ -47,18 +51,25 @@ type conn struct {
 	closing    bool // QUIT, a protocol error or a hostile request: close after replying
 	handOff    bool // epoll driver: the next command must run on a goroutine of its own
 	progressed bool // a command completed since the driver last looked
-	name       string
-	libName    string
-	libVer     string
-	created    time.Time
-	lastCmd    string
+	// restricted is set while commands need checking beyond their arity:
+	// before AUTH, and once the connection is a monitor.
+	restricted bool
+
+	id      int64
+	remote  string       // client address, for CLIENT INFO and logs
+	local   *net.TCPAddr // the address the client connected to; nil if not TCP
+	laddr   string       // local address as text
+	created time.Time
+
+	// closed is set, under srv.mu, once another connection has closed
+	// this one (CLIENT KILL, a monitor left behind) (clients.go).
+	closed bool
+
+	// mon is set once the connection has sent MONITOR.
+	mon *monitorState
 	// authDeadline is when a connection that has not authenticated is
 	// closed (Unix ns, wall clock); 0 for none.
 	authDeadline int64
-
-	commands atomic.Int64
-	stats    *commandStripe // where its commands are counted
-	counted  pendingCounts  // counts not yet added to stats
 
 	// Bytes this connection's buffers hold against the server's budget
 	// (buffers.go); driver goroutine only.
@@ -68,8 +79,12 @@ type conn struct {
 	nc       net.Conn      // goroutine driver
 	deadline deadlineState // goroutine driver: the read deadline currently set
 	fd       int           // epoll driver
+	loop     *eventLoop    // epoll driver: the loop that serves it
 	outPos   int           // epoll driver: bytes of out.b already written
 	expires  int64         // epoll driver: Unix ns after which to close; 0 = never
+
+	// info is what other connections see of this one (CLIENT LIST).
+	info clientInfo
 }
 
 type deadlineState uint8
@@ -84,16 +99,17 @@ const (
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
-		srv:     s,
-		kv:      s.store,
-		keys:    s.keyList,
-		id:      s.nextID.Add(1),
-		in:      make([]byte, initialReadBuffer),
-		need:    1,
-		authed:  !s.authOn,
-		created: s.now(),
-		fd:      -1,
-		counted: pendingCounts{slot: -1},
+		srv:        s,
+		id:         s.nextID.Add(1),
+		in:         make([]byte, initialReadBuffer),
+		need:       1,
+		authed:     !s.authOn,
+		restricted: s.authOn,
+		created:    s.now(),
+		fd:         -1,
+		kv:         s.store,
+		keys:       s.keyList,
+		counted:    pendingCounts{slot: -1},
 	}
 	c.stats = s.stats.forConn(c.id)
 	if a := nc.RemoteAddr(); a != nil {
@@ -103,7 +119,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 		c.laddr = a.String()
 		c.local, _ = a.(*net.TCPAddr)
 	}
+	c.info.fd = -1
 	c.out.grow = c.growOutput
+	c.out.onError = s.stats.countError
 	if !c.authed && s.authTO > 0 {
 		c.authDeadline = time.Now().Add(s.authTO).UnixNano()
 	}
@@ -135,13 +153,17 @@ func (c *conn) runBuffered(flush func() bool) {
 		c.need = 1
 		c.progressed = true
 		if len(args) > 0 {
+			c.received++
 			c.execute(args)
 		}
-		if len(c.out.b) >= flushAt && !flush() {
-			break
+		if len(c.out.b) >= flushAt {
+			c.publishCalls() // counted before any reply leaves
+			if !flush() {
+				break
+			}
 		}
 	}
-	c.counted.flush(c.stats)
+	c.publishCalls()
 	// Drop references into the buffer so that it can be reused or freed.
 	clear(c.args[:cap(c.args)])
 	if c.r == c.w {

@@ -3,7 +3,6 @@ package resp
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"strconv"
 	"strings"
 )
 
@@ -69,6 +68,12 @@ func (c *conn) authenticate(username, password []byte) bool {
 	return subtle.ConstantTimeCompare(given[:], c.srv.authHash[:]) == 1
 }
 
+// setAuthed marks the connection authenticated.
+func (c *conn) setAuthed() {
+	c.authed = true
+	c.restricted = c.mon != nil
+}
+
 func cmdAuth(c *conn, args [][]byte) {
 	var username, password []byte
 	switch len(args) {
@@ -91,7 +96,7 @@ func cmdAuth(c *conn, args [][]byte) {
 		c.out.err(msgWrongPass)
 		return
 	}
-	c.authed = true
+	c.setAuthed()
 	c.out.ok()
 }
 
@@ -138,17 +143,17 @@ func cmdHello(c *conn, args [][]byte) {
 			c.out.err(msgWrongPass)
 			return
 		}
-		c.authed = true
+		c.setAuthed()
 	}
 	if !c.authed {
 		c.out.err(msgHelloNoAuth)
 		return
 	}
 	if name != nil {
-		c.name = string(name)
+		c.setName(string(name))
 	}
 	if version != 0 {
-		c.out.resp3 = version == 3
+		c.setResp3(version == 3)
 	}
 	proto := int64(2)
 	if c.out.resp3 {
@@ -185,11 +190,11 @@ func validName(name []byte) bool {
 func cmdClientID(c *conn, _ [][]byte) { c.out.int(c.id) }
 
 func cmdClientGetName(c *conn, _ [][]byte) {
-	if c.name == "" {
+	if c.info.name == "" {
 		c.out.null()
 		return
 	}
-	c.out.bulk(c.name)
+	c.out.bulk(c.info.name)
 }
 
 // cmdClientSetName names the connection; an empty name removes the name.
@@ -198,7 +203,7 @@ func cmdClientSetName(c *conn, args [][]byte) {
 		c.out.err(msgBadName)
 		return
 	}
-	c.name = string(args[2])
+	c.setName(string(args[2]))
 	c.out.ok()
 }
 
@@ -214,40 +219,8 @@ func cmdClientSetInfo(c *conn, args [][]byte) {
 		c.out.err("ERR " + attr + " cannot contain spaces, newlines or special characters.")
 		return
 	}
-	if attr == "lib-name" {
-		c.libName = string(args[3])
-	} else {
-		c.libVer = string(args[3])
-	}
+	c.setLib(attr, string(args[3]))
 	c.out.ok()
-}
-
-// cmdClientInfo describes the connection in CLIENT INFO's key=value format,
-// with the fields warmkv can fill truthfully.
-func cmdClientInfo(c *conn, _ [][]byte) {
-	proto := "2"
-	if c.out.resp3 {
-		proto = "3"
-	}
-	age := int64(c.srv.now().Sub(c.created).Seconds())
-	var b strings.Builder
-	b.WriteString("id=" + strconv.FormatInt(c.id, 10))
-	b.WriteString(" addr=" + c.remote)
-	b.WriteString(" laddr=" + c.laddr)
-	b.WriteString(" name=" + c.name)
-	b.WriteString(" age=" + strconv.FormatInt(age, 10))
-	b.WriteString(" idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1")
-	b.WriteString(" qbuf=" + strconv.Itoa(c.w-c.r))
-	b.WriteString(" qbuf-free=" + strconv.Itoa(len(c.in)-c.w))
-	b.WriteString(" rbs=" + strconv.Itoa(len(c.in)))
-	b.WriteString(" obl=0 oll=0 omem=" + strconv.Itoa(cap(c.out.b)))
-	b.WriteString(" tot-mem=" + strconv.Itoa(len(c.in)+cap(c.out.b)))
-	b.WriteString(" events=r cmd=" + c.lastCmd)
-	b.WriteString(" user=default redir=-1 resp=" + proto)
-	b.WriteString(" lib-name=" + c.libName)
-	b.WriteString(" lib-ver=" + c.libVer)
-	b.WriteString("\n")
-	c.out.verbatim(b.String())
 }
 
 func cmdClientHelp(c *conn, _ [][]byte) {
@@ -259,6 +232,24 @@ func cmdClientHelp(c *conn, _ [][]byte) {
 		"    Return the ID of the current connection.",
 		"INFO",
 		"    Return information about the current client connection.",
+		"KILL <ip:port>",
+		"    Kill connection made from <ip:port>.",
+		"KILL <option> <value> [<option> <value> [...]]",
+		"    Kill connections. Options are:",
+		"    * ADDR (<ip:port>|<unixsocket>:0)",
+		"      Kill connections made from the specified address",
+		"    * LADDR (<ip:port>|<unixsocket>:0)",
+		"      Kill connections made to specified local address",
+		"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+		"      Kill connections by type.",
+		"    * USER <username>",
+		"      Kill connections authenticated by <username>.",
+		"    * SKIPME (YES|NO)",
+		"      Skip killing current connection (default: yes).",
+		"LIST [options ...]",
+		"    Return information about client connections. Options:",
+		"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+		"      Return clients of specified type.",
 		"SETINFO <option> <value>",
 		"    Set client meta attr. Options are:",
 		"    * LIB-NAME: the client lib name.",

@@ -54,7 +54,8 @@ func TestConnectionCommands(t *testing.T) {
 		{cmd("CLIENT", "SETINFO", "lib-ver", "9.23.0"), "+OK\r\n"},
 		{cmd("CLIENT", "SETINFO", "lib-foo", "x"), "-ERR Unrecognized option 'lib-foo'\r\n"},
 		{cmd("CLIENT", "SETINFO", "lib-name", "a b"), "-ERR lib-name cannot contain spaces, newlines or special characters.\r\n"},
-		{cmd("CLIENT", "KILL", "x"), "-ERR unknown subcommand 'KILL'. Try CLIENT HELP.\r\n"},
+		{cmd("CLIENT", "KILL", "x"), "-ERR No such client\r\n"},
+		{cmd("CLIENT", "PAUSE", "10"), "-ERR unknown subcommand 'PAUSE'. Try CLIENT HELP.\r\n"},
 		{cmd("client", "nope"), "-ERR unknown subcommand 'nope'. Try CLIENT HELP.\r\n"},
 		{cmd("CLIENT"), "-ERR wrong number of arguments for 'client' command\r\n"},
 

@@ -132,12 +132,19 @@ var extraScript = [][]string{
 	{"FUNCTION", "LIST", "FOO"}, {"FUNCTION", "LIST", "WITHCODE", "WITHCODE"}, {"FUNCTION", "FLUSH"}, {"FUNCTION", "FLUSH", "ASYNC"},
 	{"FUNCTION", "FLUSH", "sync"}, {"FUNCTION", "FLUSH", "FOO"}, {"FUNCTION", "FLUSH", "SYNC", "x"}, {"FUNCTION", "DELETE", "x"},
 	{"FUNCTION", "DELETE"}, {"FUNCTION"},
+	// CLIENT KILL and CLIENT LIST: the errors and the empty answers.
+	{"CLIENT", "KILL", "1.2.3.4:5"}, {"CLIENT", "KILL", "ID", "x"}, {"CLIENT", "KILL", "ID", "0"}, {"CLIENT", "KILL", "ID", "999999"},
+	{"CLIENT", "KILL", "TYPE", "foo"}, {"CLIENT", "KILL", "TYPE", "master"}, {"CLIENT", "KILL", "TYPE", "pubsub", "SKIPME", "no"},
+	{"CLIENT", "KILL", "USER", "bob"}, {"CLIENT", "KILL", "SKIPME", "maybe"}, {"CLIENT", "KILL", "FOO", "bar"},
+	{"CLIENT", "KILL", "ADDR", "x", "ID"}, {"CLIENT", "KILL", "ADDR", "1.2.3.4:5", "SKIPME", "yes"}, {"CLIENT", "KILL"},
+	{"CLIENT", "LIST", "TYPE", "foo"}, {"CLIENT", "LIST", "TYPE", "pubsub"}, {"CLIENT", "LIST", "TYPE", "replica"},
+	{"CLIENT", "LIST", "ID", "x"}, {"CLIENT", "LIST", "FOO"}, {"CLIENT", "LIST", "ID", "999999"}, {"CLIENT", "LIST", "TYPE"},
 	// TIME and RANDOMKEY's deterministic cases.
 	{"TIME", "x"}, {"RANDOMKEY", "x"}, {"FLUSHALL"}, {"RANDOMKEY"}, {"SET", "only", "1"}, {"RANDOMKEY"},
 }
 
 // TestExtraCommandsFormat: where the content differs by nature (the time, a
-// random key, sizes), the shape of the reply is Redis's.
+// random key, the connections, sizes), the shape of the reply is Redis's.
 func TestExtraCommandsFormat(t *testing.T) {
 	ts := toolServer(t)
 	ours, theirs := dialRaw(t, ts.addr), dialRaw(t, redisLikeWarmkv(t))
@@ -145,6 +152,7 @@ func TestExtraCommandsFormat(t *testing.T) {
 		for i := range 20 {
 			r.do("SET", fmt.Sprintf("key:%d", i), "value")
 		}
+		r.do("CLIENT", "SETNAME", "tester")
 	}
 	shapes := []struct {
 		args  []string
@@ -164,4 +172,99 @@ func TestExtraCommandsFormat(t *testing.T) {
 			}
 		}
 	}
+
+	// CLIENT LIST and CLIENT INFO: the same fields in the same order (7.0's,
+	// and 7.2's lib-name and lib-ver after them), and values of the same form.
+	for _, args := range [][]string{{"CLIENT", "LIST"}, {"CLIENT", "LIST", "TYPE", "normal"}, {"CLIENT", "INFO"}, {"CLIENT", "LIST", "ID", "self", "999999"}} {
+		ourArgs, theirArgs := withOwnID(ours, args), withOwnID(theirs, args)
+		ourLines, theirLines := clientLines(t, ours.do(ourArgs...)), clientLines(t, theirs.do(theirArgs...))
+		if len(ourLines) == 0 || len(theirLines) == 0 {
+			t.Errorf("%q: warmkv %d lines, redis %d", args, len(ourLines), len(theirLines))
+			continue
+		}
+		ourFields, theirFields := fieldNames(ourLines[0]), fieldNames(theirLines[0])
+		theirFields = append(theirFields, "lib-name", "lib-ver")
+		if strings.Join(ourFields, " ") != strings.Join(theirFields, " ") {
+			t.Errorf("%q fields:\nwarmkv %v\nredis  %v", args, ourFields, theirFields)
+		}
+		for _, line := range ourLines {
+			if !clientLineShape.MatchString(line) {
+				t.Errorf("%q: line %q", args, line)
+			}
+		}
+		if args[1] != "INFO" && !strings.Contains(strings.Join(ourLines, "\n"), "name=tester") && len(args) == 2 {
+			t.Errorf("%q does not show the named connection: %q", args, ourLines)
+		}
+	}
+
+	// INFO's new sections: the same field names as Redis's where warmkv has
+	// the figure, in Redis's formats.
+	for _, section := range []string{"cpu", "persistence", "commandstats", "errorstats"} {
+		ours.do("NOSUCH")
+		theirs.do("NOSUCH")
+		ourInfo, theirInfo := infoText(ours.do("INFO", section)), infoText(theirs.do("INFO", section))
+		ourFields, _ := infoFields(ourInfo)
+		theirFields, _ := infoFields(theirInfo)
+		if len(ourFields) == 0 {
+			t.Errorf("INFO %s is empty: %q", section, ourInfo)
+		}
+		for name, value := range ourFields {
+			if _, ok := theirFields[name]; !ok && !strings.HasPrefix(name, "cmdstat_") {
+				t.Errorf("INFO %s: redis has no field %s", section, name)
+			}
+			if re := infoValueShape[section]; re != nil && !re.MatchString(value) {
+				t.Errorf("INFO %s: %s:%s", section, name, value)
+			}
+		}
+		for name, value := range theirFields {
+			if re := infoValueShape[section]; re != nil && !re.MatchString(value) {
+				t.Errorf("redis INFO %s: %s:%s does not match the shape the test expects", section, name, value)
+			}
+		}
+	}
+}
+
+// withOwnID replaces "self" in args with the connection's client id.
+func withOwnID(r *raw, args []string) []string {
+	out := append([]string(nil), args...)
+	for i, a := range out {
+		if a == "self" {
+			out[i] = strings.Trim(r.do("CLIENT", "ID"), ":\r\n")
+		}
+	}
+	return out
+}
+
+var clientLineShape = regexp.MustCompile(`^id=\d+ addr=[\d.]+:\d+ laddr=[\d.]+:\d+ fd=-?\d+ name=\S* age=\d+ idle=\d+ flags=[NO] db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=\d+ qbuf-free=\d+ argv-mem=\d+ multi-mem=0 rbs=\d+ rbp=\d+ obl=0 oll=0 omem=\d+ tot-mem=\d+ events=r cmd=\S+ user=default redir=-1 resp=[23] lib-name=\S* lib-ver=\S*$`)
+
+var infoValueShape = map[string]*regexp.Regexp{
+	"cpu":          regexp.MustCompile(`^\d+\.\d{6}$`),
+	"commandstats": regexp.MustCompile(`^calls=\d+,usec=\d+,usec_per_call=\d+\.\d\d,rejected_calls=\d+,failed_calls=\d+$`),
+	"errorstats":   regexp.MustCompile(`^count=\d+$`),
+}
+
+// clientLines splits a CLIENT LIST reply (RESP2 bulk) into its lines.
+func clientLines(t *testing.T, reply string) []string {
+	t.Helper()
+	_, body, ok := strings.Cut(reply, "\r\n")
+	if !ok || !strings.HasPrefix(reply, "$") {
+		t.Errorf("CLIENT LIST reply %q", reply)
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(strings.TrimSuffix(body, "\r\n"), "\n"), "\n")
+}
+
+func fieldNames(line string) []string {
+	var names []string
+	for _, f := range strings.Fields(line) {
+		name, _, _ := strings.Cut(f, "=")
+		names = append(names, name)
+	}
+	return names
+}
+
+// infoText is the text of an INFO reply in RESP2.
+func infoText(reply string) string {
+	_, body, _ := strings.Cut(reply, "\r\n")
+	return strings.TrimSuffix(body, "\r\n")
 }

@@ -117,7 +117,7 @@ func fuzzConn(t *testing.T) *conn {
 	client, server := net.Pipe()
 	t.Cleanup(func() { client.Close(); server.Close() })
 	c := newConn(fuzzServer.srv, server)
-	c.authed = true
+	c.setAuthed()
 	return c
 }
 
@@ -133,7 +133,7 @@ func FuzzCommands(f *testing.F) {
 		c.in = append(c.in[:0], data...)
 		c.r, c.w = 0, len(data)
 		c.runBuffered(func() bool { return true })
-		ran := c.commands.Load()
+		ran := c.received
 		if c.closing && len(c.out.b) == 0 {
 			return // an HTTP request, dropped without a reply, or nothing sent
 		}

@@ -13,11 +13,14 @@ import (
 // The introspection commands: INFO, CONFIG GET and COMMAND, answered with what
 // monitoring tools, redis-cli and redis-benchmark read.
 
-// infoSections are INFO's sections in Redis's order; "default", "all" and
-// "everything" select them all.
-var infoSections = []string{"server", "clients", "memory", "stats", "replication", "keyspace"}
+// infoSections are INFO's sections in Redis's order; "all" and "everything"
+// select them all, "default" (or no argument) all but commandstats, as in
+// Redis.
+var infoSections = []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu",
+	"commandstats", "errorstats", "keyspace"}
 
 func cmdInfo(c *conn, args [][]byte) {
+	c.publishCalls() // an INFO just before this one counts
 	want := map[string]bool{}
 	if len(args) == 1 {
 		want["default"] = true
@@ -25,10 +28,11 @@ func cmdInfo(c *conn, args [][]byte) {
 	for _, a := range args[1:] {
 		want[strings.ToLower(string(a))] = true
 	}
-	all := want["default"] || want["all"] || want["everything"]
+	all := want["all"] || want["everything"]
+	byDefault := all || want["default"]
 	var b strings.Builder
 	for _, section := range infoSections {
-		if !all && !want[section] {
+		if !want[section] && !all && (!byDefault || section == "commandstats") {
 			continue
 		}
 		if b.Len() > 0 {
@@ -91,10 +95,20 @@ func (c *conn) writeInfoSection(b *strings.Builder, section string) {
 		field("evicted_keys", st.Evictions)
 		field("keyspace_hits", st.Hits)
 		field("keyspace_misses", st.Misses)
+		_, errorReplies := s.ErrorStats()
+		field("total_error_replies", errorReplies)
 	case "replication":
 		b.WriteString("# Replication\r\n")
 		field("role", "master")
 		field("connected_slaves", 0)
+	case "persistence":
+		s.writePersistence(b)
+	case "cpu":
+		writeCPU(b)
+	case "commandstats":
+		s.writeCommandStats(b)
+	case "errorstats":
+		s.writeErrorStats(b)
 	case "keyspace":
 		b.WriteString("# Keyspace\r\n")
 		entries := c.kv.Stats().Entries

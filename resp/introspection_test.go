@@ -46,7 +46,7 @@ func TestInfo(t *testing.T) {
 			t.Fatal(err)
 		}
 		fields, sections := infoFields(text)
-		if want := []string{"server", "clients", "memory", "stats", "replication", "keyspace"}; strings.Join(sections, ",") != strings.Join(want, ",") {
+		if want := []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu", "errorstats", "keyspace"}; strings.Join(sections, ",") != strings.Join(want, ",") {
 			t.Errorf("sections %v, want %v", sections, want)
 		}
 		st := ts.kv.Stats()

@@ -139,6 +139,7 @@ func (r *scriptRun) call(L *lua.LState) (lua.LValue, string) {
 	out := c.out.b
 	c.out = saved
 	r.replies = out[:0]
+	c.countLater(cmd.slot, len(out) > 0 && out[0] == '-')
 	if len(out) > 0 && out[0] == '-' {
 		return nil, string(out[1 : len(out)-2])
 	}

@@ -11,16 +11,18 @@ import (
 // string is the same call in both protocols, and reply lowers it to what RESP2
 // has (flat arrays, $-1, bulk strings), as Redis does.
 type reply struct {
-	b     []byte
+	b []byte
+	// errs counts the error replies written, so that a command can tell
+	// whether it failed; onError, when set, sees each (INFO errorstats).
+	errs  int
 	resp3 bool
-	errs  uint32 // error replies written so far, for the failed-command counts
-
-	// grow, when set, is asked before the buffer grows to hold a large bulk
-	// string (the connections' buffer budget); if it refuses, refused is set
-	// and the bulk strings that follow are dropped, and the caller replaces
-	// the command's reply.
-	grow    func(newCap int) bool
+	// refused is set when grow, asked before the buffer grows to hold a
+	// large bulk string (the connections' buffer budget), refuses: the bulk
+	// strings that follow are dropped, and the caller replaces the
+	// command's reply.
 	refused bool
+	grow    func(newCap int) bool
+	onError func(msg string)
 }
 
 // bulkFraming bounds what a bulk string adds to its bytes: "$", up to 20
@@ -61,6 +63,9 @@ func (r *reply) simple(s string) {
 // messages may quote what the client sent.
 func (r *reply) err(msg string) {
 	r.errs++
+	if r.onError != nil {
+		r.onError(msg)
+	}
 	r.b = append(r.b, '-')
 	if strings.ContainsAny(msg, "\r\n") {
 		msg = strings.Map(func(c rune) rune {

@@ -43,6 +43,7 @@ type eventLoop struct {
 
 	mu       sync.Mutex
 	incoming []*conn
+	posted   []postedWork
 	stopped  bool
 
 	force atomic.Bool // close every connection now
@@ -134,12 +135,14 @@ func (l *eventLoop) attach(c *conn, nc net.Conn) bool {
 		return false
 	}
 	c.fd = fd
+	c.loop = l
+	c.info.fd = fd
 	l.mu.Lock()
 	if l.stopped {
 		// The loop failed; goroutines take over.
 		l.mu.Unlock()
 		syscall.Close(fd)
-		c.fd = -1
+		c.fd, c.loop, c.info.fd = -1, nil, -1
 		return false
 	}
 	l.incoming = append(l.incoming, c)
@@ -209,7 +212,9 @@ func (l *eventLoop) run() {
 			if fd == l.wakefd {
 				var buf [8]byte
 				_, _ = syscall.Read(l.wakefd, buf[:])
-				l.takeIncoming()
+				incoming, posted := l.handedOver()
+				l.takeIncoming(incoming)
+				l.runPosted(posted)
 				continue
 			}
 			if fd >= len(l.conns) || l.conns[fd] == nil {
@@ -238,12 +243,84 @@ func (l *eventLoop) run() {
 	}
 }
 
-// takeIncoming registers the connections attach handed over.
-func (l *eventLoop) takeIncoming() {
+// postedWork is work another goroutine hands a loop for one of its
+// connections, which only the loop may touch.
+type postedWork struct {
+	c    *conn
+	what postKind
+}
+
+type postKind uint8
+
+const (
+	postClose   postKind = iota // CLIENT KILL, or a monitor that fell behind
+	postMonitor                 // a monitor has lines to send
+)
+
+// post hands the loop work for c and wakes it.
+func (l *eventLoop) post(c *conn, what postKind) {
 	l.mu.Lock()
-	incoming := l.incoming
-	l.incoming = nil
+	stopped := l.stopped
+	if !stopped {
+		l.posted = append(l.posted, postedWork{c, what})
+	}
 	l.mu.Unlock()
+	if !stopped {
+		l.wake()
+	}
+}
+
+// handedOver takes what other goroutines handed the loop: new connections
+// and posted work.
+func (l *eventLoop) handedOver() ([]*conn, []postedWork) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	incoming, posted := l.incoming, l.posted
+	l.incoming, l.posted = nil, nil
+	return incoming, posted
+}
+
+// runPosted does the work posted for connections still open on this loop.
+func (l *eventLoop) runPosted(posted []postedWork) {
+	for _, p := range posted {
+		c := p.c
+		if c.fd < 0 || c.fd >= len(l.conns) || l.conns[c.fd] != c {
+			continue // closed meanwhile
+		}
+		switch p.what {
+		case postClose:
+			l.close(c)
+		case postMonitor:
+			l.sendMonitorLines(c)
+		}
+	}
+}
+
+// sendMonitorLines moves a monitor's queued lines into its replies and
+// writes them, or leaves them to the write already waiting for the client.
+func (l *eventLoop) sendMonitorLines(c *conn) {
+	lines := c.takeMonitorLines()
+	if len(lines) == 0 {
+		return
+	}
+	waiting := c.outPos < len(c.out.b)
+	c.out.b = append(c.out.b, lines...)
+	c.settleOutput()
+	if waiting {
+		return
+	}
+	if !l.write(c) {
+		l.watch(c, syscall.EPOLLOUT)
+		c.setExpiry(l.now)
+		return
+	}
+	if c.closing {
+		l.close(c)
+	}
+}
+
+// takeIncoming registers the connections attach handed over.
+func (l *eventLoop) takeIncoming(incoming []*conn) {
 	for _, c := range incoming {
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(c.fd)}
 		if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
@@ -284,6 +361,7 @@ func (l *eventLoop) readable(c *conn) {
 // reads nothing more from it meanwhile.
 func (l *eventLoop) process(c *conn) {
 	c.runBuffered(func() bool { return l.write(c) })
+	c.touched(l.now)
 	if c.handOff {
 		l.handOff(c)
 		return

@@ -23,3 +23,11 @@ func (*eventLoop) attach(*conn, net.Conn) bool { return false }
 func (*eventLoop) wake()                       {}
 func (*eventLoop) closeAll()                   {}
 func (*eventLoop) terminate(bool)              {}
+func (*eventLoop) post(*conn, postKind)        {}
+
+type postKind uint8
+
+const (
+	postClose postKind = iota
+	postMonitor
+)

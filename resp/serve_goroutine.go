@@ -17,6 +17,7 @@ func (c *conn) serveGoroutine() {
 	defer c.srv.release(c, func() { c.nc.Close() })
 	for {
 		c.runBuffered(func() bool { return c.flush() == nil })
+		c.touched(time.Now().UnixNano())
 		if err := c.flush(); err != nil || c.closing {
 			return
 		}
@@ -45,6 +46,11 @@ func (c *conn) serveGoroutine() {
 func (c *conn) flush() error {
 	if len(c.out.b) == 0 {
 		return nil
+	}
+	if c.mon != nil {
+		// A monitor's lines are written by its own goroutine too.
+		c.mon.writeMu.Lock()
+		defer c.mon.writeMu.Unlock()
 	}
 	if c.srv.writeTO > 0 {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.writeTO))

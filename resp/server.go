@@ -167,8 +167,9 @@ type Server struct {
 	started  time.Time
 	runID    string
 
-	buffers bufferBudget
-	scripts *scriptEngine
+	buffers  bufferBudget
+	scripts  *scriptEngine
+	monitors monitorSet
 
 	// Precomputed refusals, so that the hot path formats nothing.
 	msgKeyTooLong string
@@ -178,12 +179,11 @@ type Server struct {
 	nextLoop  int
 	loopCount int // 0: a goroutine per connection
 
-	mu             sync.Mutex
-	listeners      map[net.Listener]struct{}
-	conns          map[*conn]struct{}
-	closedCommands int64 // commands run by connections already closed
-	connWG         sync.WaitGroup
-	inShutdown     atomic.Bool
+	mu         sync.Mutex
+	listeners  map[net.Listener]struct{}
+	conns      map[*conn]struct{}
+	connWG     sync.WaitGroup
+	inShutdown atomic.Bool
 
 	// beforeCommand, when set (by tests, before Serve), runs before each command.
 	beforeCommand func(args [][]byte)
@@ -192,7 +192,7 @@ type Server struct {
 	totalConns    atomic.Int64
 	rejectedConns atomic.Int64
 
-	stats commandStats // per-command counts (stats.go)
+	stats *commandStats // per-command counts (stats.go)
 }
 
 // New checks the options and builds a server; Serve starts it.
@@ -372,12 +372,12 @@ func (s *Server) admit(nc net.Conn) *conn {
 	s.totalConns.Add(1)
 	if len(s.loops) > 0 {
 		i := s.nextLoop % len(s.loops)
-		l := s.loops[i]
 		s.nextLoop++
-		c.stats = s.stats.stripes[i%len(s.stats.stripes)] // the loop's own
-		if l.attach(c, nc) {
+		c.stats = s.stats.stripes[i%len(s.stats.stripes)] // the loop's own, before it may run commands
+		if s.loops[i].attach(c, nc) {
 			return nil
 		}
+		c.stats = s.stats.forConn(c.id)
 	}
 	c.nc = nc
 	return c
@@ -391,7 +391,9 @@ func (s *Server) release(c *conn, closeSocket func()) {
 	c.endSession()
 	s.mu.Lock()
 	delete(s.conns, c)
-	s.closedCommands += c.commands.Load()
+	if c.mon != nil {
+		c.stopMonitor()
+	}
 	s.mu.Unlock()
 	c.releaseBuffers()
 	closeSocket()
@@ -490,14 +492,10 @@ type counters struct {
 func (s *Server) counters() counters {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := counters{
+	return counters{
 		connected: int64(len(s.conns)),
 		total:     s.totalConns.Load(),
 		rejected:  s.rejectedConns.Load(),
-		commands:  s.closedCommands,
+		commands:  s.commandsProcessed(),
 	}
-	for c := range s.conns {
-		n.commands += c.commands.Load()
-	}
-	return n
 }

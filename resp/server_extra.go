@@ -1,10 +1,13 @@
 package resp
 
 import (
+	"strings"
+
 	"github.com/warmkv/warmkv/cache"
 )
 
-// More server commands: TIME, MEMORY USAGE, OBJECT, FUNCTION.
+// More server commands: TIME, MEMORY USAGE, OBJECT, FUNCTION, and the CLIENT
+// LIST, CLIENT KILL (clients.go) and MONITOR (monitor.go) entries.
 
 func serverExtraCommands() []*command {
 	keyInfo := func(name, summary, since string, run func(*conn, [][]byte)) *command {
@@ -12,6 +15,8 @@ func serverExtraCommands() []*command {
 			acl: []string{"@keyspace", "@read", "@slow"}, tips: []string{"nondeterministic_output"},
 			group: "generic", summary: summary, since: since, complexity: "O(1)", docArgs: []argDoc{keyArg("key")}}
 	}
+	adminConn := []string{"@admin", "@slow", "@dangerous", "@connection"}
+	adminFlags := []string{"admin", "noscript", "loading", "stale"}
 	return []*command{
 		{name: "time", arity: 1, run: cmdTime, flags: []string{"loading", "stale", "fast"}, acl: []string{"@fast"},
 			tips:  []string{"nondeterministic_output"},
@@ -57,6 +62,23 @@ func serverExtraCommands() []*command {
 				{name: "function|help", arity: 2, run: cmdFunctionHelp, flags: []string{"loading", "stale"}, acl: []string{"@slow", "@scripting"},
 					group: "scripting", summary: "Show helpful text about the different subcommands", since: "7.0.0", complexity: "O(1)"},
 			}},
+		// Added to the CLIENT container of the main table.
+		{name: "client", subOrder: []*command{
+			{name: "client|list", arity: -2, run: cmdClientList, flags: adminFlags, acl: adminConn,
+				tips:  []string{"nondeterministic_output"},
+				group: "connection", summary: "Get the list of client connections", since: "2.4.0", complexity: "O(N) where N is the number of client connections",
+				docArgs: []argDoc{optional(withToken("TYPE", oneOf("normal_master_replica_pubsub", tokenArg("NORMAL"), tokenArg("MASTER"), tokenArg("REPLICA"), tokenArg("PUBSUB")))),
+					optional(withToken("ID", block("id", multiple(intArg("client-id")))))}},
+			{name: "client|kill", arity: -3, run: cmdClientKill, flags: adminFlags, acl: adminConn,
+				group: "connection", summary: "Kill the connection of a client", since: "2.4.0", complexity: "O(N) where N is the number of client connections",
+				docArgs: []argDoc{oneOf("filter", strArg("ip:port"), multiple(oneOf("new-format",
+					optional(withToken("ID", intArg("client-id"))),
+					optional(withToken("TYPE", oneOf("normal_master_slave_pubsub", tokenArg("NORMAL"), tokenArg("MASTER"), tokenArg("SLAVE"), tokenArg("REPLICA"), tokenArg("PUBSUB")))),
+					optional(withToken("USER", strArg("username"))), optional(withToken("ADDR", strArg("ip:port"))),
+					optional(withToken("LADDR", strArg("ip:port"))), optional(withToken("SKIPME", strArg("yes/no"))))))}},
+		}},
+		{name: "monitor", arity: 1, run: cmdMonitor, flags: adminFlags, acl: []string{"@admin", "@slow", "@dangerous"},
+			group: "server", summary: "Listen for all requests received by the server in real time", since: "1.0.0", complexity: "O(1)"},
 	}
 }
 
@@ -245,4 +267,9 @@ func cmdFunctionHelp(c *conn, _ [][]byte) {
 		"HELP",
 		"    Prints this help.",
 	})
+}
+
+// upperName is a command's name as its refusals spell it ("CLIENT KILL").
+func upperName(cmd *command) string {
+	return strings.ReplaceAll(strings.ToUpper(cmd.name), "|", " ")
 }

@@ -2,6 +2,7 @@ package resp
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -67,15 +68,26 @@ func TestCommandCountsInTransactions(t *testing.T) {
 	r.do("MULTI")
 	r.do("GET")  // refused by the queue: failed
 	r.do("EXEC") // EXECABORT: failed
+	// A script's redis.call counts as the command it calls, as in Redis.
+	r.do("EVAL", "redis.call('get', KEYS[1]) return redis.pcall('incr', KEYS[2])", "2", "k", "s")
 	want := []CommandCount{
 		{"set", 3, 0},
-		{"incr", 1, 1},
-		{"get", 1, 1},
+		{"incr", 2, 2},
+		{"get", 2, 1},
 		{"multi", 3, 0},
 		{"exec", 3, 1},
 		{"watch", 1, 0},
+		{"eval", 1, 1},
 	}
 	checkCounts(t, ts.srv.CommandCounts(nil), want)
+	// INFO commandstats reads the same counts, refusals apart.
+	info := r.do("INFO", "commandstats")
+	for _, line := range []string{"cmdstat_get:calls=1,", ",rejected_calls=1,failed_calls=0\r\n",
+		"cmdstat_incr:calls=2,", ",rejected_calls=0,failed_calls=2\r\n", "cmdstat_exec:calls=3,"} {
+		if !strings.Contains(info, line) {
+			t.Errorf("INFO commandstats lacks %q:\n%s", line, info)
+		}
+	}
 }
 
 // checkCounts fails unless got holds exactly the counts of want, in any

@@ -117,6 +117,9 @@ func (c *conn) inMulti() bool { return c.txn != nil && c.txn.multi }
 // flagTransaction does; a refused EXEC itself ends the transaction, as
 // Redis's execCommandAbort does, even without one.
 func (c *conn) reject(cmd *command, msg string) {
+	if cmd != nil {
+		c.countRejected(cmd.slot)
+	}
 	if cmd != nil && cmd.name == "exec" {
 		if c.txn != nil {
 			c.txn.reset()
@@ -258,18 +261,17 @@ func cmdExec(c *conn, _ [][]byte) {
 		scope.Keys = append(scope.Keys, keys...)
 		scope.All = scope.All || all
 	}
-	// The queued commands are counted for the metrics as they ran in the
-	// run that stands (a store may run the body more than once), each with
-	// its own failure; EXEC fails only by its own error.
+	// The queued commands are counted as they ran in the run that stands
+	// (a store may run the body more than once), each with its own failure,
+	// as Redis counts them; EXEC fails only by its own error.
 	errs := c.out.errs
-	queueFailed := make([]bool, len(queue))
 	err := c.transaction(ss, scope, func() {
 		c.out.array(len(queue))
-		for i, q := range queue {
-			c.lastCmd = q.cmd.name
+		for _, q := range queue {
+			c.last = q.cmd
 			before := c.out.errs
 			q.cmd.run(c, q.args)
-			queueFailed[i] = c.out.errs != before
+			c.countLater(q.cmd.slot, c.out.errs != before)
 		}
 	})
 	c.out.errs = errs
@@ -278,10 +280,6 @@ func cmdExec(c *conn, _ [][]byte) {
 		c.out.nullArray()
 	case err != nil:
 		c.storeFailed(err)
-	default:
-		for i, q := range queue {
-			c.counted.add(c.stats, q.cmd.slot, queueFailed[i])
-		}
 	}
 }
 
@@ -290,10 +288,15 @@ func cmdExec(c *conn, _ [][]byte) {
 // last run's stay.
 func (c *conn) transaction(ss cache.Session, scope cache.Scope, body func()) error {
 	mark, resp3 := len(c.out.b), c.out.resp3
-	kv, keys := c.kv, c.keys
-	defer func() { c.kv, c.keys = kv, keys }()
+	kv, keys, onError := c.kv, c.keys, c.out.onError
+	defer func() { c.kv, c.keys, c.out.onError = kv, keys, onError }()
+	// What the body's commands count (stats.go) waits for the run that
+	// stands, so that a run again counts nothing twice.
+	c.later = c.later[:0]
+	c.out.onError = func(msg string) { c.laterErrors = append(c.laterErrors, msg) }
 	err := ss.Atomically(scope, func(tx cache.Tx) error {
 		c.out.b, c.out.resp3 = c.out.b[:mark], resp3
+		c.later, c.laterErrors = c.later[:0], c.laterErrors[:0]
 		c.kv, c.keys = tx, nil
 		if scope.All {
 			c.keys = tx
@@ -303,7 +306,10 @@ func (c *conn) transaction(ss cache.Session, scope cache.Scope, body func()) err
 	})
 	if err != nil {
 		c.out.b, c.out.resp3 = c.out.b[:mark], resp3
+	} else {
+		c.countNow(onError)
 	}
+	c.later, c.laterErrors = c.later[:0], c.laterErrors[:0]
 	return err
 }
 

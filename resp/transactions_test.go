@@ -64,6 +64,7 @@ func TestTransactionsAgainstRedis(t *testing.T) {
 		on(0, "MULTI"), on(0, "WATCH", "a"), on(0, "UNWATCH"), on(0, "EXEC"),
 		on(0, "WATCH"), on(0, "UNWATCH", "x"),
 		// Keyless commands, and every kind of reply, inside.
+		on(0, "MULTI"), on(0, "MONITOR"), on(0, "PING"), on(0, "EXEC"),
 		on(0, "MULTI"), on(0, "PING"), on(0, "ECHO", "hi"), on(0, "DBSIZE"), on(0, "EXISTS", "a", "nokey"), on(0, "TTL", "a"), on(0, "EXEC"),
 		on(0, "MULTI"), on(0, "SET", "k", "v"), on(0, "KEYS", "k*"), on(0, "DEL", "k"), on(0, "FLUSHALL"), on(0, "EXEC"),
 		// The string, bit and key commands queue and run with their keys.

@@ -1,8 +1,6 @@
 package resp
 
 import (
-	"strings"
-
 	"github.com/warmkv/warmkv/cache"
 )
 
@@ -33,7 +31,7 @@ var errStringTooLong error = commandError(msgStringTooLong)
 func (c *conn) update(key string, fn func(old cache.Item, found bool) (cache.Item, bool, error)) bool {
 	u, ok := c.kv.(updater)
 	if !ok {
-		c.out.err("ERR " + strings.ToUpper(c.lastCmd) + " is not supported with a shared tier (REDIS_URL): " +
+		c.out.err("ERR " + upperName(c.last) + " is not supported with a shared tier (REDIS_URL): " +
 			"the shared store cannot run it as one atomic change")
 		return false
 	}

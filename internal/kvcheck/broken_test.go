@@ -62,11 +62,18 @@ func newCache(t *testing.T) *cache.Cache {
 func runAndCheck(t *testing.T, store cache.Store, ops int64) (Result, []Op) {
 	t.Helper()
 	w := &Workload{Prefix: "k:", Counters: 4, Strings: 4, MaxRunes: 64}
-	history, err := RunLoad(context.Background(), serveInProcess(t, store), LoadOptions{Workload: w, Seed: 1, MaxOps: ops})
+	history := loadInProcess(t, store, LoadOptions{Workload: w, Seed: 1, MaxOps: ops})
+	return Check(history, Options{}), history
+}
+
+// loadInProcess runs a load on store served in process.
+func loadInProcess(t *testing.T, store cache.Store, o LoadOptions) []Op {
+	t.Helper()
+	history, err := RunLoad(context.Background(), serveInProcess(t, store), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Check(history, Options{}), history
+	return history
 }
 
 // TestTheRealStoreIsLinearizable runs 16 clients, half over each door, on

@@ -63,11 +63,7 @@ func (r Result) Err() error {
 	return errors.Join(errs...)
 }
 
-// Check checks a history key by key against the model. Ops whose outcome is
-// unknown take effect at any moment after their call (Return is Infinity);
-// reads among them are left out. The history is not modified.
-func Check(history []Op, o Options) Result {
-	start := time.Now()
+func (o Options) withDefaults() Options {
 	if o.Tolerance == 0 {
 		o.Tolerance = DefaultTolerance
 	}
@@ -77,6 +73,16 @@ func Check(history []Op, o Options) Result {
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
+	return o
+}
+
+// Check checks a history of single-key commands key by key against the
+// model (CheckTransactions takes transactions). Ops whose outcome is
+// unknown take effect at any moment after their call (Return is Infinity);
+// reads among them are left out. The history is not modified.
+func Check(history []Op, o Options) Result {
+	start := time.Now()
+	o = o.withDefaults()
 	model := Model(o.Tolerance)
 	parts := model.Partition(Operations(history))
 	res := Result{Keys: len(parts)}
@@ -94,7 +100,7 @@ func Check(history []Op, o Options) Result {
 				key := part[0].Input.(Input).Key
 				switch porcupine.CheckOperationsTimeout(model, part, o.Timeout) {
 				case porcupine.Illegal:
-					v := explain(model, part, o)
+					v := explain(model, key, part, o)
 					mu.Lock()
 					res.Illegal = append(res.Illegal, v)
 					mu.Unlock()
@@ -131,11 +137,17 @@ func Operations(history []Op) []porcupine.Operation {
 	return ops
 }
 
-// explain finds how far one key's history can be explained and what cannot
-// come next, and writes the visualization.
-func explain(model porcupine.Model, part []porcupine.Operation, o Options) Violation {
-	v := Violation{Key: part[0].Input.(Input).Key, Ops: len(part)}
+// explain finds how far one key's history (or a transaction history, named
+// key) can be explained and what cannot come next, and writes the
+// visualization.
+func explain(model porcupine.Model, key string, part []porcupine.Operation, o Options) Violation {
 	_, info := porcupine.CheckOperationsVerbose(model, part, o.Timeout)
+	return explainInfo(model, key, part, info, o)
+}
+
+// explainInfo is explain with the verbose search's outcome at hand.
+func explainInfo(model porcupine.Model, key string, part []porcupine.Operation, info porcupine.LinearizationInfo, o Options) Violation {
+	v := Violation{Key: key, Ops: len(part)}
 	if o.VisualizeDir != "" {
 		name := filepath.Join(o.VisualizeDir, "violation-"+sanitize(v.Key)+".html")
 		if err := os.MkdirAll(o.VisualizeDir, 0o750); err == nil && porcupine.VisualizePath(model, info, name) == nil {

@@ -24,13 +24,16 @@
 // InjectStaleRead and InjectLostUpdate add an anomaly to a real history, to
 // show that a check can fail.
 //
-// Transactions (MULTI/EXEC, Lua) are not modelled yet: the workloads send
-// single-key commands only. They fit this way: a transaction is one op whose
-// Input is the list of its commands and whose Output the list of answers;
-// the key-by-key partition no longer applies, so its histories use a model
-// whose state maps each key of a small key set to the state type here and
-// whose step runs the commands in order through apply (one expiry candidate
-// set per key, judged at the transaction's window). Such histories are
-// checked without partitioning, hence in separate runs of at most 10,000
-// ops, beside the single-key runs.
+// Transactions (MULTI/EXEC, Kind Transaction) are one op whose Input lists
+// its commands (after the reads of the keys it WATCHes, if any) and whose
+// Output lists the answers, or says EXEC answered a null array. The
+// key-by-key partition no longer applies, so CheckTransactions searches the
+// whole history with TransactionModel, whose state maps each key of a small
+// key set to the state type here and whose step runs the commands in order
+// through apply (one expiry candidate per key, judged at the transaction's
+// window); single-key commands of both doors share the history, so one that
+// saw a transaction half done is caught. Such histories are checked in
+// separate runs of at most MaxTransactionOps ops, beside the single-key runs.
+// InjectHalfApplied adds a read that sees a transaction half done. Lua
+// scripts are not modelled.
 package kvcheck

@@ -38,10 +38,14 @@ const (
 	// window), as of the restart (Input.LoadFrom, Input.LoadTo), with the
 	// time left read at Output.TTLCall..TTLReturn.
 	Restore
+	// Transaction is MULTI, Input.Commands, EXEC over the Redis port: one op
+	// on several keys, answered by Output.Answers. Its first Input.Watch
+	// commands are GETs sent after WATCH on their keys and before MULTI.
+	Transaction
 )
 
 var kindNames = [...]string{Get: "get", TTL: "ttl", Set: "set", Delete: "delete", GetDelete: "getdel",
-	Increment: "incr", Append: "append", CompareAndSet: "cas", Expire: "expire", Restore: "restore"}
+	Increment: "incr", Append: "append", CompareAndSet: "cas", Expire: "expire", Restore: "restore", Transaction: "multi"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {
@@ -119,6 +123,11 @@ type Input struct {
 	Call, Return int64
 	// Restore: the restarted server loaded the snapshot within this window.
 	LoadFrom, LoadTo int64
+
+	// Transaction: the commands, in order, and how many of them are the
+	// reads of watched keys that come before MULTI.
+	Commands []Input
+	Watch    int
 }
 
 // Status is how a command ended.
@@ -160,6 +169,10 @@ type Output struct {
 	Stale bool
 	// TTLCall and TTLReturn: Restore's PTTL read window (Unix ns).
 	TTLCall, TTLReturn int64
+	// Answers: Transaction's, one per command; Aborted: its EXEC answered
+	// a null array (a watched key changed) and ran nothing.
+	Answers []Output
+	Aborted bool
 }
 
 // Op is one command of a history: who sent it, what it was, what came back
@@ -182,6 +195,9 @@ type Op struct {
 const Infinity = int64(1<<63 - 1)
 
 func (in Input) String() string {
+	if in.Kind == Transaction {
+		return in.transactionString()
+	}
 	s := in.Kind.String() + " " + strconv.Quote(in.Key)
 	switch in.Kind {
 	case Set:
@@ -229,6 +245,9 @@ func (k Kind) writes() bool { return !k.Reads() }
 func (out Output) describe(in Input) string {
 	if out.Status != OK {
 		return out.Status.String()
+	}
+	if in.Kind == Transaction {
+		return out.describeTransaction(in)
 	}
 	value := func() string {
 		if !out.Found {

@@ -53,23 +53,32 @@ const (
 
 // reply is one RESP2 reply.
 type reply struct {
-	kind byte // '+', '-', ':', '$', '*'
-	str  string
-	n    int64
-	null bool
+	kind  byte // '+', '-', ':', '$', '*'
+	str   string
+	n     int64
+	null  bool
+	elems []reply // '*'
 }
 
 // Do sends in as the command that expresses it.
 func (c *RESPClient) Do(in Input) (Output, error) {
+	if in.Kind == Transaction {
+		return c.doTransaction(in)
+	}
 	args, err := respArgs(in)
 	if err != nil {
 		return Output{}, err
 	}
-	r, err := c.roundTrip(args)
+	rs, err := c.roundTrip(args)
 	if err != nil {
 		c.Close()
 		return Output{Status: Unknown}, nil
 	}
+	return respAnswer(in, args, rs[0])
+}
+
+// respAnswer reads the reply to in, sent as args.
+func respAnswer(in Input, args []string, r reply) (Output, error) {
 	if r.kind == '-' {
 		switch {
 		case strings.HasPrefix(r.str, respUnavailable):
@@ -209,29 +218,39 @@ func respOutput(in Input, r reply) (Output, bool) {
 	return Output{}, false
 }
 
-func (c *RESPClient) roundTrip(args []string) (reply, error) {
+// roundTrip sends commands in one write and reads their replies.
+func (c *RESPClient) roundTrip(commands ...[]string) ([]reply, error) {
 	if c.conn == nil {
 		conn, err := net.DialTimeout("tcp", c.addr, c.timeout)
 		if err != nil {
-			return reply{}, err
+			return nil, err
 		}
 		c.conn, c.rd = conn, bufio.NewReader(conn)
 	}
 	_ = c.conn.SetDeadline(time.Now().Add(c.timeout))
 	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	for _, args := range commands {
+		fmt.Fprintf(&b, "*%d\r\n", len(args))
+		for _, a := range args {
+			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+		}
 	}
 	if _, err := io.WriteString(c.conn, b.String()); err != nil {
-		return reply{}, err
+		return nil, err
 	}
-	return readReply(c.rd)
+	replies := make([]reply, len(commands))
+	for i := range replies {
+		var err error
+		if replies[i], err = readReply(c.rd); err != nil {
+			return nil, err
+		}
+	}
+	return replies, nil
 }
 
 var errProtocol = errors.New("resp: malformed reply")
 
-// readReply reads one reply; arrays are not needed by any command sent.
+// readReply reads one reply.
 func readReply(rd *bufio.Reader) (reply, error) {
 	line, err := rd.ReadString('\n')
 	if err != nil {
@@ -247,13 +266,22 @@ func readReply(rd *bufio.Reader) (reply, error) {
 		r.str = body
 	case ':':
 		r.n, err = strconv.ParseInt(body, 10, 64)
-	case '$':
+	case '$', '*':
 		var n int
 		if n, err = strconv.Atoi(body); err != nil {
 			break
 		}
 		if n < 0 {
 			r.null = true
+			break
+		}
+		if r.kind == '*' {
+			r.elems = make([]reply, n)
+			for i := range r.elems {
+				if r.elems[i], err = readReply(rd); err != nil {
+					break
+				}
+			}
 			break
 		}
 		buf := make([]byte, n+2)

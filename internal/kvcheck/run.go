@@ -94,7 +94,11 @@ func RunLoad(ctx context.Context, targets []Target, o LoadOptions) ([]Op, error)
 				}
 				in := g.Next(t.Client.Door())
 				if in.Kind.writes() && time.Now().Before(holdUntil) {
-					in = Input{Kind: Get, Key: in.Key, MaxRunes: in.MaxRunes}
+					key := in.Key
+					if in.Kind == Transaction {
+						key = in.Commands[0].Key
+					}
+					in = Input{Kind: Get, Key: key, MaxRunes: in.MaxRunes}
 				}
 				op, err := Do(t.Client, o.FirstClient+i, t.Instance, in)
 				if err != nil {

@@ -20,6 +20,10 @@ type Workload struct {
 	MaxRunes int
 	// NoExpiry leaves expiries out: no TTLs, PEXPIRE, PERSIST or TTL reads.
 	NoExpiry bool
+	// Transactions is the percentage of RESP commands that are MULTI/EXEC
+	// transactions instead (CheckTransactions checks such histories), and
+	// Watched the percentage of those guarded by WATCH.
+	Transactions, Watched int
 }
 
 // Keys are the workload's keys.
@@ -64,6 +68,9 @@ func (w *Workload) Generator(client int, seed uint64) *Generator {
 // Next is the client's next command for a door ("http" or "resp").
 func (g *Generator) Next(door string) Input {
 	g.seq++
+	if door == "resp" && g.w.Transactions > 0 && g.chance(g.w.Transactions) {
+		return g.transaction()
+	}
 	counter := g.rng.IntN(2) == 0
 	var in Input
 	if counter {
@@ -71,6 +78,12 @@ func (g *Generator) Next(door string) Input {
 	} else {
 		in.Key = g.w.Prefix + "s" + strconv.Itoa(g.rng.IntN(g.w.strings()))
 	}
+	g.fill(&in, door, counter)
+	return in
+}
+
+// fill draws a command for the key in.Key.
+func (g *Generator) fill(in *Input, door string, counter bool) {
 	in.MaxRunes = g.w.MaxRunes
 	mix := respMix
 	if door == "http" {
@@ -79,15 +92,14 @@ func (g *Generator) Next(door string) Input {
 	pick := g.rng.IntN(mixTotal(mix))
 	for _, m := range mix {
 		if pick < m.weight {
-			m.make(g, &in, counter)
+			m.make(g, in, counter)
 			break
 		}
 		pick -= m.weight
 	}
 	if g.w.NoExpiry {
-		g.dropExpiry(&in)
+		g.dropExpiry(in)
 	}
-	return in
 }
 
 // dropExpiry turns an expiry command into a plain one.
@@ -112,6 +124,12 @@ func (g *Generator) Observe(in Input, out Output) {
 		return
 	}
 	switch in.Kind {
+	case Transaction:
+		if !out.Aborted {
+			for i, c := range in.Commands {
+				g.Observe(c, out.Answers[i])
+			}
+		}
 	case Get:
 		if out.Found {
 			g.seen[in.Key] = out.Value

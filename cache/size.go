@@ -21,6 +21,23 @@ var sizeClasses = [...]uint32{
 // pageSize is the runtime's page size: objects above 32 KiB are rounded up to pages.
 const pageSize = 8192
 
+// smallSizeLimit bounds the strings whose size class smallAllocSizes looks up
+// directly, as the runtime's own size_to_class8 does: every write charges two
+// of them, and most keys and values are this short.
+const smallSizeLimit = 1024
+
+// smallAllocSizes[(n+7)/8] is allocSize(n) for 0 < n <= smallSizeLimit.
+var smallAllocSizes = func() (t [smallSizeLimit/8 + 1]uint16) {
+	class := 0
+	for i := 1; i < len(t); i++ {
+		for int(sizeClasses[class]) < 8*i {
+			class++
+		}
+		t[i] = uint16(sizeClasses[class])
+	}
+	return t
+}()
+
 // allocSize is the heap a string of n bytes occupies. Strings below 16 bytes share
 // tiny blocks in the runtime; rounding them up to their class over-counts slightly,
 // which errs on the safe side.
@@ -28,6 +45,14 @@ func allocSize(n int) int64 {
 	if n <= 0 {
 		return 0
 	}
+	if n <= smallSizeLimit {
+		return int64(smallAllocSizes[(n+7)/8])
+	}
+	return classSize(n)
+}
+
+// classSize is allocSize by search of sizeClasses, for any n > 0.
+func classSize(n int) int64 {
 	if n > int(sizeClasses[len(sizeClasses)-1]) {
 		return int64((n + pageSize - 1) / pageSize * pageSize)
 	}

@@ -40,6 +40,17 @@ func TestAllocSizeMatchesRuntime(t *testing.T) {
 	}
 }
 
+func TestAllocSizeTableMatchesSearch(t *testing.T) {
+	for n := 1; n <= 2*smallSizeLimit; n++ {
+		if got, want := allocSize(n), classSize(n); got != want {
+			t.Fatalf("allocSize(%d) = %d, but its size class holds %d", n, got, want)
+		}
+	}
+	if got := allocSize(0); got != 0 {
+		t.Fatalf("allocSize(0) = %d, want 0", got)
+	}
+}
+
 func TestSlotBytesMatchesHeap(t *testing.T) {
 	for _, capacity := range []int{256, 100_000, 1_000_000} {
 		var before, after runtime.MemStats

@@ -18,6 +18,7 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 )
@@ -200,6 +201,19 @@ func (c *Cache) Lookup(key string) (value string, expireAt int64, ok bool, err e
 // previous expiry, as Redis's SET does), KeepTTL keeps the current one, and a time in
 // the past deletes the key.
 func (c *Cache) Set(key, value string, expireAt int64) error {
+	return c.set(key, value, expireAt, false)
+}
+
+// SetBorrowed is Set for a caller whose key aliases memory that it reuses once
+// SetBorrowed returns, such as a connection's read buffer. The cache copies the
+// key only where it keeps it: a new key, or one given an expiry. Overwriting a
+// key without one, what a cache's writes mostly are, then allocates nothing
+// for the key, and freelru keeps the key it already holds.
+func (c *Cache) SetBorrowed(key, value string, expireAt int64) error {
+	return c.set(key, value, expireAt, true)
+}
+
+func (c *Cache) set(key, value string, expireAt int64, borrowed bool) error {
 	h := hashKey(key)
 	s := c.shardFor(h)
 	s.mu.Lock() // s.lock(), by hand, as in Get
@@ -210,9 +224,12 @@ func (c *Cache) Set(key, value string, expireAt int64) error {
 	}
 	var err error
 	if expireAt == KeepTTL {
+		if borrowed {
+			key = strings.Clone(key) // the rarer path: a copy, always
+		}
 		err = s.setKeepTTL(uint32(h), key, value)
 	} else {
-		err = s.store(uint32(h), key, value, expireAt)
+		err = s.storeBorrowed(uint32(h), key, value, expireAt, borrowed)
 	}
 	s.mu.Unlock()
 	return err

@@ -3,11 +3,13 @@ package cache
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // fakeClock is an injectable clock so expiry tests never sleep.
@@ -102,6 +104,57 @@ func TestGetSetDelete(t *testing.T) {
 	st := c.Stats()
 	if st.Entries != 3 || st.Inserts != 4 || st.Updates != 1 || st.Deletes != 1 {
 		t.Fatalf("stats = %+v", st)
+	}
+	checkInvariants(t, c)
+}
+
+// SetBorrowed's key aliases a buffer that the caller overwrites once it returns
+// (a connection's read buffer), so whatever the cache keeps of it must be a
+// copy: the LRU's key for a new entry, the expiry index's, KEEPTTL's.
+func TestSetBorrowedKeepsCopies(t *testing.T) {
+	c, clock := newTestCache(t, Options{})
+	buf := make([]byte, 0, 64)
+	set := func(key, value string, expireAt int64) {
+		t.Helper()
+		buf = append(buf[:0], key...)
+		borrowed := unsafe.String(unsafe.SliceData(buf), len(buf)) //nolint:gosec // G103: the aliasing under test
+		if err := c.SetBorrowed(borrowed, value, expireAt); err != nil {
+			t.Fatalf("SetBorrowed(%q): %v", key, err)
+		}
+		copy(buf, strings.Repeat("#", len(buf))) // the next read overwrites the buffer
+	}
+	set("new", "1", 0)                          // inserted: the LRU keeps the key
+	set("new", "2", 0)                          // overwritten: freelru keeps the key it has
+	set("expiring", "3", clock.in(time.Second)) // inserted with an expiry
+	set("ttl", "x", 0)
+	set("ttl", "4", clock.in(time.Minute)) // overwritten with an expiry: the index keeps the key
+	set("keep", "y", clock.in(time.Minute))
+	set("keep", "5", KeepTTL)
+	set("fresh", "6", KeepTTL)
+
+	var keys []string
+	for i := range c.ShardCount() {
+		for _, it := range c.Dump(i, nil) {
+			keys = append(keys, it.Key)
+		}
+	}
+	slices.Sort(keys)
+	if want := []string{"expiring", "fresh", "keep", "new", "ttl"}; !slices.Equal(keys, want) {
+		t.Fatalf("keys after the buffer was overwritten = %q; want %q", keys, want)
+	}
+	for key, want := range map[string]string{"new": "2", "expiring": "3", "ttl": "4", "keep": "5", "fresh": "6"} {
+		if got, ok, _ := c.Get(key); !ok || got != want {
+			t.Errorf("Get(%q) = %q, %v; want %q", key, got, ok, want)
+		}
+	}
+	if _, expireAt, _, _ := c.Lookup("keep"); expireAt != clock.in(time.Minute) {
+		t.Errorf("KEEPTTL through a borrowed key lost the expiry: %d", expireAt)
+	}
+	// The expiry index must name the keys as they were, to reap them.
+	clock.advance(2 * time.Minute)
+	c.ReapExpired()
+	if st := c.Stats(); st.Entries != 2 || st.Expirations != 3 {
+		t.Errorf("after reaping: %d entries, %d expirations; want 2 and 3", st.Entries, st.Expirations)
 	}
 	checkInvariants(t, c)
 }

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -133,6 +134,12 @@ func (s *shard) get(h uint32, key string) (entry, bool) {
 // store writes key=value with the given expiry (never KeepTTL here) and then evicts
 // least-recently-used entries until the shard is within its byte budget again.
 func (s *shard) store(h uint32, key, value string, expireAt int64) error {
+	return s.storeBorrowed(h, key, value, expireAt, false)
+}
+
+// storeBorrowed is store for a key that, when borrowed, the caller will reuse:
+// it is cloned before anything keeps it (see Cache.SetBorrowed).
+func (s *shard) storeBorrowed(h uint32, key, value string, expireAt int64, borrowed bool) error {
 	cost := entryCost(key, value)
 	if cost > s.budget {
 		return ErrTooLarge
@@ -159,6 +166,9 @@ func (s *shard) store(h uint32, key, value string, expireAt int64) error {
 		}
 	}
 
+	if borrowed && (!exists || expireAt != 0) {
+		key = strings.Clone(key) // freelru or the expiry index keeps it
+	}
 	if len(s.watched) != 0 {
 		s.touch(key)
 	}

@@ -3,6 +3,7 @@ package resp
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"testing"
@@ -141,4 +142,60 @@ func encodeArgs(args []string) string {
 		fmt.Fprintf(&sb, "$%d\r\n%s\r\n", len(a), a)
 	}
 	return sb.String()
+}
+
+// BenchmarkPipelineKeyspace runs SETs and GETs of random keys out of 100,000 in
+// batches of 16, as redis-benchmark -r 100000 -P 16 sends them. "fresh" starts
+// from an empty store, as every run of bench/resp.sh does, so that it pays for
+// the inserts and the growing shards; "full" starts with every key stored.
+func BenchmarkPipelineKeyspace(b *testing.B) {
+	const keyspace = 100_000
+	value := strings.Repeat("x", 100)
+	encode := func(cmd string, rng *rand.Rand) []byte {
+		var buf []byte
+		for range 16 {
+			key := fmt.Sprintf("key:%012d", rng.IntN(keyspace))
+			if cmd == "SET" {
+				buf = fmt.Appendf(buf, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(key), key, len(value), value)
+			} else {
+				buf = fmt.Appendf(buf, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(key), key)
+			}
+		}
+		return buf
+	}
+	for _, bench := range []struct {
+		cmd  string
+		full bool
+	}{{"SET", false}, {"SET", true}, {"GET", true}} {
+		name := bench.cmd + "/fresh"
+		if bench.full {
+			name = bench.cmd + "/full"
+		}
+		b.Run(name, func(b *testing.B) {
+			c := benchConn(b)
+			run := func(batch []byte) {
+				c.in = append(c.in[:0], batch...)
+				c.r, c.w = 0, len(c.in)
+				c.runBuffered(func() bool { return true })
+				c.out.b = c.out.b[:0]
+			}
+			if bench.full {
+				for i := range keyspace {
+					key := fmt.Sprintf("key:%012d", i)
+					run(fmt.Appendf(nil, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(key), key, len(value), value))
+				}
+			}
+			// Encoded ahead, so that the loop measures the server's side only.
+			rng := rand.New(rand.NewPCG(1, 2))
+			batches := make([][]byte, 1024)
+			for i := range batches {
+				batches[i] = encode(bench.cmd, rng)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += 16 {
+				run(batches[(i/16)%len(batches)])
+			}
+		})
+	}
 }

@@ -250,16 +250,16 @@ func cmdSet(c *conn, args [][]byte) {
 	if o.keepTTL {
 		expireAt = cache.KeepTTL
 	}
-	key, value := string(args[1]), string(args[2])
 	if o.cond == cache.Always && !o.get {
 		// The common case needs no previous value.
-		if err := c.kv.Set(key, value, expireAt); err != nil {
+		if err := c.set(args[1], args[2], expireAt); err != nil {
 			c.storeFailed(err)
 			return
 		}
 		c.out.ok()
 		return
 	}
+	key, value := string(args[1]), string(args[2])
 	old, existed, stored, err := c.kv.SetIf(key, value, expireAt, o.cond)
 	switch {
 	case err != nil:
@@ -271,6 +271,17 @@ func cmdSet(c *conn, args [][]byte) {
 	default:
 		c.out.ok()
 	}
+}
+
+// set stores key=value in the connection's store. The cache itself borrows
+// the key from the read buffer (cache.Cache.SetBorrowed), so that overwriting
+// a key allocates only its value. Only the cache itself: a store that wraps it
+// (the shared tier, a test's) has a Set of its own, which must run.
+func (c *conn) set(key, value []byte, expireAt int64) error {
+	if kv, ok := c.kv.(*cache.Cache); ok {
+		return kv.SetBorrowed(unsafeString(key), string(value), expireAt)
+	}
+	return c.kv.Set(string(key), string(value), expireAt)
 }
 
 func cmdSetNX(c *conn, args [][]byte) {
@@ -294,7 +305,7 @@ func (c *conn) setWithExpiry(args [][]byte, unit int64, name string) {
 	if !ok || !c.validEntry(args[1], args[3]) {
 		return
 	}
-	if err := c.kv.Set(string(args[1]), string(args[3]), expireAt); err != nil {
+	if err := c.set(args[1], args[3], expireAt); err != nil {
 		c.storeFailed(err)
 		return
 	}

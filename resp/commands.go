@@ -360,12 +360,26 @@ func lookup(table map[string]*command, name []byte) *command {
 	return table[string(lower[:len(name)])]
 }
 
+// lookupCommand finds the top-level command called name. A client mostly sends
+// the command it sent before (a pipeline, a batch of writes), so the last one
+// found is tried first, by comparing names, before the table is hashed into.
+func (c *conn) lookupCommand(name []byte) *command {
+	if last := c.lastFound; last != nil && equalFold(name, last.name) {
+		return last
+	}
+	cmd := lookup(commands, name)
+	if cmd != nil {
+		c.lastFound = cmd
+	}
+	return cmd
+}
+
 // execute runs one command, as Redis's processCommand does: unknown command,
 // then arity, then authentication (and MONITOR's refusals), each refused
 // with Redis's error; then, after MULTI, it queues the command, or else runs
 // and counts it (stats.go).
 func (c *conn) execute(args [][]byte) {
-	cmd := lookup(commands, args[0])
+	cmd := c.lookupCommand(args[0])
 	if cmd == nil {
 		if isHTTPVerb(args[0]) {
 			// An HTTP request sent to this port, perhaps by a browser made

@@ -39,6 +39,7 @@ type conn struct {
 	later       []laterCount
 	laterErrors []string
 	last        *command // the command being run, or the last one
+	lastFound   *command // the last top-level command looked up (lookupCommand)
 	received    int64    // commands parsed, run or refused
 
 	// kv and keys are what commands run on: the server's store and key

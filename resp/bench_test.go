@@ -12,21 +12,21 @@ import (
 	"github.com/warmkv/warmkv/internal/testsupport"
 )
 
-// benchConn is a connection with no socket: the benchmarks feed its read
-// buffer and drop its replies, so they measure parsing and running commands
-// (and the store), not the network.
-func benchConn(b *testing.B) *conn {
-	b.Helper()
+// benchConn is a connection with no socket: the benchmarks (and tests that
+// drive a connection by hand) feed its read buffer and drop its replies, so
+// they measure parsing and running commands (and the store), not the network.
+func benchConn(tb testing.TB) *conn {
+	tb.Helper()
 	kv, err := cache.New(cache.Options{MaxBytes: 256 << 20, ReapInterval: -1})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	s, err := New(Options{Store: kv, Keys: kv, MaxKeyLength: 256, MaxValueBytes: 256})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	client, server := net.Pipe()
-	b.Cleanup(func() { client.Close(); server.Close() })
+	tb.Cleanup(func() { client.Close(); server.Close() })
 	return newConn(s, server)
 }
 
@@ -198,4 +198,25 @@ func BenchmarkPipelineKeyspace(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkCommandCounting measures what INFO's commandstats cost a command:
+// runCounted (counting, and timing one call in timingSample) around a command
+// that does nothing, against calling it directly. The difference, against
+// BenchmarkPipeline/GET's ns/op, is the share of the cheapest command.
+func BenchmarkCommandCounting(b *testing.B) {
+	c := benchConn(b)
+	noop := &command{name: "get", slot: commands["get"].slot, run: func(*conn, [][]byte) {}}
+	args := [][]byte{[]byte("GET"), []byte("key:000000000001")}
+	b.Run("counted", func(b *testing.B) {
+		for b.Loop() {
+			c.runCounted(noop, args)
+		}
+		c.publishCalls()
+	})
+	b.Run("direct", func(b *testing.B) {
+		for b.Loop() {
+			noop.run(c, args)
+		}
+	})
 }

@@ -58,6 +58,8 @@ type commandStripe struct {
 type pendingCounts struct {
 	slot          int // -1: none
 	calls, failed uint64
+	// untimed calls of slot come before the next one to time (timeNext).
+	untimed int
 }
 
 // add counts one call that ran, flushing the run when the command changes.
@@ -65,6 +67,7 @@ func (p *pendingCounts) add(to *commandStripe, slot int, failed bool) {
 	if slot != p.slot {
 		p.flush(to)
 		p.slot = slot
+		p.untimed = 0 // worked out again for this command
 	}
 	p.calls++
 	if failed {
@@ -84,13 +87,23 @@ func (p *pendingCounts) flush(to *commandStripe) {
 	p.calls, p.failed = 0, 0
 }
 
-// timeNext reports whether the next call of slot is one to time.
+// timeNext reports whether the next call of slot is one to time. Within a run
+// of one command it counts down to the next call to time in a plain field,
+// instead of reading the stripe's count at every call.
 func (p *pendingCounts) timeNext(to *commandStripe, slot int) bool {
+	if slot == p.slot && p.untimed > 0 {
+		p.untimed--
+		return false
+	}
 	n := to.calls[slot].Load()
 	if slot == p.slot {
 		n += p.calls
 	}
-	return n < timingExact || n&(timingSample-1) == 0
+	if n < timingExact {
+		return true
+	}
+	p.untimed = int(timingSample - 1 - n&(timingSample-1))
+	return n&(timingSample-1) == 0
 }
 
 // commandStats are a server's stripes and its error replies by code.

@@ -103,3 +103,37 @@ func checkCounts(t *testing.T, got, want []CommandCount) {
 		t.Errorf("%d commands counted, want %d: %+v", len(got), len(want), got)
 	}
 }
+
+// TestCommandTimingSamples: the first timingExact calls of a command are all
+// timed, then one in timingSample, whether the command comes in long runs
+// (where the connection counts down to the next call to time) or alternates
+// with another.
+func TestCommandTimingSamples(t *testing.T) {
+	const calls = timingExact + 4*timingSample // timed: timingExact, then 256, 512, 768, 1024
+	const want = timingExact + 4
+	for _, alternate := range []bool{false, true} {
+		c := benchConn(t)
+		noop := func(*conn, [][]byte) {}
+		first := &command{name: "get", slot: commands["get"].slot, run: noop}
+		second := &command{name: "set", slot: commands["set"].slot, run: noop}
+		for range calls {
+			c.runCounted(first, nil)
+			if alternate {
+				c.runCounted(second, nil)
+			}
+		}
+		c.publishCalls()
+		for _, cmd := range []*command{first, second} {
+			wantCalls, wantTimed := uint64(calls), uint64(want)
+			if cmd == second && !alternate {
+				wantCalls, wantTimed = 0, 0
+			}
+			if got := c.stats.calls[cmd.slot].Load(); got != wantCalls {
+				t.Errorf("alternate=%v: %s counted %d calls; want %d", alternate, cmd.name, got, wantCalls)
+			}
+			if got := c.stats.timed[cmd.slot].Load(); got != wantTimed {
+				t.Errorf("alternate=%v: %s timed %d calls; want %d", alternate, cmd.name, got, wantTimed)
+			}
+		}
+	}
+}

@@ -278,6 +278,21 @@ cpu_ticks() {
 	echo $((${12} + ${13}))
 }
 
+# minor_faults PID: the page faults the process has taken so far that read
+# nothing from disk, mostly pages its memory touched for the first time (0
+# once it is gone).
+minor_faults() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || {
+		echo 0
+		return 0
+	}
+	stat=${stat##*) }
+	# shellcheck disable=SC2086 # split on purpose
+	set -- $stat
+	echo "$8" # minflt, field 10 of proc(5)'s stat
+}
+
 # children_ticks: clock ticks used by this shell's waited-for children (wrk
 # runs in the foreground, so its CPU lands here when it exits).
 children_ticks() {

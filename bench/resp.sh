@@ -17,6 +17,10 @@
 #   N=1000000          requests per test (redis-benchmark -n); lower it for a quick look
 #   RUNS=3             runs per server per pipeline depth
 #   PIPELINES="1 16"   redis-benchmark -P values
+#   WARMUP=0           unmeasured passes of the same redis-benchmark before the
+#                      measured one, on each fresh server: 0 measures a cold
+#                      server (heap, tables and page mappings still growing),
+#                      1 one in its steady state
 #   CLIENTS=64         redis-benchmark -c
 #   KEYSPACE=100000    redis-benchmark -r (random keys out of this many)
 #   DATA=100           redis-benchmark -d (value bytes)
@@ -49,6 +53,9 @@ SERVERS=${SERVERS:-redis warmkv noepoll}
 N=${N:-1000000}
 RUNS=${RUNS:-3}
 PIPELINES=${PIPELINES:-"1 16"}
+WARMUP=${WARMUP:-0}
+phase=cold
+((WARMUP == 0)) || phase=warm
 CLIENTS=${CLIENTS:-64}
 KEYSPACE=${KEYSPACE:-100000}
 DATA=${DATA:-100}
@@ -62,7 +69,7 @@ TARGET=1.0 # warmkv / Redis, for GET and SET at every pipeline depth
 
 need redis-server redis-benchmark redis-cli go
 positive N RUNS CLIENTS KEYSPACE DATA
-non_negative MEMORY_KEYS ATOMIC_N RETRY_NOISY NOISY_LIMIT WAIT_IDLE
+non_negative MEMORY_KEYS ATOMIC_N RETRY_NOISY NOISY_LIMIT WAIT_IDLE WARMUP
 read -r -a servers <<<"$SERVERS"
 for name in "${servers[@]}"; do
 	case $name in redis | warmkv | noepoll) ;; *) die "unknown server '$name' in SERVERS (want redis, warmkv, noepoll)" ;; esac
@@ -119,16 +126,21 @@ measure() {
 	wait_idle
 	start "$name" "$log"
 
-	local t0 t1 m0 m1 c0 c1
-	t0=$(cpu_ticks "$server_pid")
-	c0=$(children_ticks)
-	m0=$(machine_ticks)
-	if ! timeout -k 5 1800 redis-benchmark -p "$server_port" -t set,get -n "$N" -r "$KEYSPACE" -d "$DATA" \
-		-c "$CLIENTS" -P "$p" --csv >"$out" 2>&1; then
-		cat "$out" >&2
-		die "redis-benchmark failed against $name (P$p run $run)"
-	fi
+	local t0 t1 m0 m1 c0 c1 f0 f1 pass
+	for ((pass = 0; pass <= WARMUP; pass++)); do
+		# Passes before the last warm the server up and are not measured.
+		t0=$(cpu_ticks "$server_pid")
+		f0=$(minor_faults "$server_pid")
+		c0=$(children_ticks)
+		m0=$(machine_ticks)
+		if ! timeout -k 5 1800 redis-benchmark -p "$server_port" -t set,get -n "$N" -r "$KEYSPACE" -d "$DATA" \
+			-c "$CLIENTS" -P "$p" --csv >"$out" 2>&1; then
+			cat "$out" >&2
+			die "redis-benchmark failed against $name (P$p run $run)"
+		fi
+	done
 	t1=$(cpu_ticks "$server_pid")
+	f1=$(minor_faults "$server_pid")
 	c1=$(children_ticks)
 	m1=$(machine_ticks)
 	kill -0 "$server_pid" 2>/dev/null || {
@@ -154,7 +166,7 @@ measure() {
 	read -r srv_cpu bench_cpu other_cpu < <(cpu_shares "$m0" "$m1" "$((t1 - t0))" "$((c1 - c0))")
 	us=$(us_per_req "$((t1 - t0))" "$((2 * N))")
 	local row
-	row=$(printf '%-4s %-7s %11.0f %11.0f %8s%% %8s%% %8s%% %10s' "$run" "$name" "$set_rps" "$get_rps" "$srv_cpu" "$bench_cpu" "$other_cpu" "$us")
+	row=$(printf '%-4s %-7s %11.0f %11.0f %8s%% %8s%% %8s%% %10s %9s' "$run" "$name" "$set_rps" "$get_rps" "$srv_cpu" "$bench_cpu" "$other_cpu" "$us" "$((f1 - f0))")
 	keep_run "$attempt" "$other_cpu" "$row" "$tmp/P$p.$name" "$set_rps" "$get_rps" "$us" "$other_cpu"
 }
 
@@ -172,8 +184,14 @@ for p in $PIPELINES; do
 	[[ $p =~ ^[1-9][0-9]*$ ]] || die "PIPELINES must hold positive integers, got '$p'"
 	echo
 	echo "== redis-benchmark -t set,get -n $N -r $KEYSPACE -d $DATA -c $CLIENTS -P $p"
-	echo "   $RUNS fresh runs per server, alternating; ops/s per test, CPU in % of one core"
-	printf '%-4s %-7s %11s %11s %9s %9s %9s %10s\n' run server "SET ops/s" "GET ops/s" srv-cpu bench-cpu others "srv-us/req"
+	if ((WARMUP == 0)); then
+		echo "   $RUNS fresh runs per server, alternating, each measuring the server's first pass (cold)"
+	else
+		echo "   $RUNS fresh runs per server, alternating, each measuring the pass after $WARMUP unmeasured one(s) (warm)"
+	fi
+	echo "   ops/s per test, CPU in % of one core"
+	echo "   srv-faults: page faults the server took during the measured pass (first touches of memory)"
+	printf '%-4s %-7s %11s %11s %9s %9s %9s %10s %9s\n' run server "SET ops/s" "GET ops/s" srv-cpu bench-cpu others "srv-us/req" srv-faults
 	for name in "${servers[@]}"; do : >"$tmp/P$p.$name"; done
 	for ((run = 1; run <= RUNS; run++)); do
 		order=("${servers[@]}")
@@ -203,17 +221,17 @@ for p in $PIPELINES; do
 			r=$(compare warmkv redis "$test" "$p")
 			verdict=$(at_least "${r%% *}" "$TARGET")
 			echo "     warmkv / redis $r (target >= $TARGET) $verdict"
-			summary+=("$(printf '%-3s -P %-3s ops/s warmkv/redis %s (>= %s) %s%s' "$test" "$p" "$r" "$TARGET" "$verdict" "$noisy")")
+			summary+=("$(printf '%-3s -P %-3s %s ops/s warmkv/redis %s (>= %s) %s%s' "$test" "$p" "$phase" "$r" "$TARGET" "$verdict" "$noisy")")
 		fi
 		if has noepoll && has redis; then
 			r=$(compare noepoll redis "$test" "$p")
 			echo "     noepoll / redis $r"
-			summary+=("$(printf '%-3s -P %-3s ops/s noepoll/redis %s%s' "$test" "$p" "$r" "$noisy")")
+			summary+=("$(printf '%-3s -P %-3s %s ops/s noepoll/redis %s%s' "$test" "$p" "$phase" "$r" "$noisy")")
 		fi
 		if has warmkv && has noepoll; then
 			r=$(compare warmkv noepoll "$test" "$p")
 			echo "     warmkv / noepoll (event loops / goroutines) $r"
-			summary+=("$(printf '%-3s -P %-3s ops/s event loops/goroutines (warmkv/noepoll) %s%s' "$test" "$p" "$r" "$noisy")")
+			summary+=("$(printf '%-3s -P %-3s %s ops/s event loops/goroutines (warmkv/noepoll) %s%s' "$test" "$p" "$phase" "$r" "$noisy")")
 		fi
 	done
 	line="median server CPU per request:"
@@ -222,7 +240,7 @@ for p in $PIPELINES; do
 	if has warmkv && has noepoll; then
 		r="$(ratio "${med[noepoll.us.$p]}" "${med[warmkv.us.$p]}") (rounds $(run_ratios 3 "$tmp/P$p.noepoll" "$tmp/P$p.warmkv"))"
 		echo "     CPU per request without / with event loops (noepoll / warmkv) $r"
-		summary+=("$(printf 'CPU/req -P %-3s goroutines/event loops (noepoll/warmkv) %s%s' "$p" "$r" "$noisy")")
+		summary+=("$(printf 'CPU/req -P %-3s %s goroutines/event loops (noepoll/warmkv) %s%s' "$p" "$phase" "$r" "$noisy")")
 	fi
 done
 

@@ -114,6 +114,31 @@ bench_lock
 report_box
 problems=()
 
+# pass_begins and pass_ends read the server's CPU ticks and page faults, this
+# shell's children's ticks and the machine's around a measured pass, into the
+# caller's t0 f0 c0 m0 and t1 f1 c1 m1 (bash functions see their caller's
+# locals). pass_ends WHAT then stops the server, which must have lived
+# through the pass.
+# shellcheck disable=SC2317 # called from measure and measure_atomic
+pass_begins() {
+	t0=$(cpu_ticks "$server_pid")
+	f0=$(minor_faults "$server_pid")
+	c0=$(children_ticks)
+	m0=$(machine_ticks)
+}
+# shellcheck disable=SC2317 # called from measure and measure_atomic
+pass_ends() {
+	t1=$(cpu_ticks "$server_pid")
+	f1=$(minor_faults "$server_pid")
+	c1=$(children_ticks)
+	m1=$(machine_ticks)
+	kill -0 "$server_pid" 2>/dev/null || {
+		tail -n 20 "$log" >&2
+		die "$1 died during $2"
+	}
+	stop_server
+}
+
 # measure P SERVER RUN ATTEMPT: a fresh server, one redis-benchmark of SET
 # then GET. Appends "set_rps get_rps srv_us_per_req others_cpu" to
 # $tmp/P.SERVER and sets measured=yes, or measured=no when other processes
@@ -129,25 +154,14 @@ measure() {
 	local t0 t1 m0 m1 c0 c1 f0 f1 pass
 	for ((pass = 0; pass <= WARMUP; pass++)); do
 		# Passes before the last warm the server up and are not measured.
-		t0=$(cpu_ticks "$server_pid")
-		f0=$(minor_faults "$server_pid")
-		c0=$(children_ticks)
-		m0=$(machine_ticks)
+		pass_begins
 		if ! timeout -k 5 1800 redis-benchmark -p "$server_port" -t set,get -n "$N" -r "$KEYSPACE" -d "$DATA" \
 			-c "$CLIENTS" -P "$p" --csv >"$out" 2>&1; then
 			cat "$out" >&2
 			die "redis-benchmark failed against $name (P$p run $run)"
 		fi
 	done
-	t1=$(cpu_ticks "$server_pid")
-	f1=$(minor_faults "$server_pid")
-	c1=$(children_ticks)
-	m1=$(machine_ticks)
-	kill -0 "$server_pid" 2>/dev/null || {
-		tail -n 20 "$log" >&2
-		die "$name died during P$p run $run"
-	}
-	stop_server
+	pass_ends "$name" "P$p run $run"
 
 	local set_rps get_rps
 	set_rps=$(awk -F'"' '$2 == "SET" { print $4 }' "$out")
@@ -263,24 +277,15 @@ measure_atomic() {
 	start "$name" "$log"
 	sha=$(redis-cli -p "$server_port" SCRIPT LOAD "$atomic_script")
 	[[ $sha =~ ^[0-9a-f]{40}$ ]] || die "SCRIPT LOAD on $name answered '$sha'"
-	local value t0 t1 m0 m1 c0 c1
+	local value t0 t1 m0 m1 c0 c1 f0 f1
 	value=$(head -c "$DATA" /dev/zero | tr '\0' x)
-	t0=$(cpu_ticks "$server_pid")
-	c0=$(children_ticks)
-	m0=$(machine_ticks)
+	pass_begins
 	timeout -k 5 1800 "$tmp/multiload" -addr "127.0.0.1:$server_port" -c "$CLIENTS" -n "$ATOMIC_N" -r "$KEYSPACE" -d "$DATA" >"$tx" 2>&1 ||
 		{ cat "$tx" >&2; die "multiload failed against $name (run $run)"; }
 	timeout -k 5 1800 redis-benchmark -p "$server_port" -n "$ATOMIC_N" -r "$KEYSPACE" -c "$CLIENTS" --csv \
 		evalsha "$sha" 1 "key:__rand_int__" "$value" >"$ev" 2>&1 ||
 		{ cat "$ev" >&2; die "redis-benchmark EVALSHA failed against $name (run $run)"; }
-	t1=$(cpu_ticks "$server_pid")
-	c1=$(children_ticks)
-	m1=$(machine_ticks)
-	kill -0 "$server_pid" 2>/dev/null || {
-		tail -n 20 "$log" >&2
-		die "$name died during atomic run $run"
-	}
-	stop_server
+	pass_ends "$name" "atomic run $run"
 	local tx_rps ev_rps
 	tx_rps=$(awk -F'"' 'NR == 2 { print $4 }' "$tx")
 	ev_rps=$(awk -F'"' 'NR == 2 { print $4 }' "$ev")

@@ -154,12 +154,11 @@ func BenchmarkPipelineKeyspace(b *testing.B) {
 	encode := func(cmd string, rng *rand.Rand) []byte {
 		var buf []byte
 		for range 16 {
-			key := fmt.Sprintf("key:%012d", rng.IntN(keyspace))
+			args := []string{cmd, fmt.Sprintf("key:%012d", rng.IntN(keyspace))}
 			if cmd == "SET" {
-				buf = fmt.Appendf(buf, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(key), key, len(value), value)
-			} else {
-				buf = fmt.Appendf(buf, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(key), key)
+				args = append(args, value)
 			}
+			buf = append(buf, encodeArgs(args)...)
 		}
 		return buf
 	}
@@ -181,8 +180,7 @@ func BenchmarkPipelineKeyspace(b *testing.B) {
 			}
 			if bench.full {
 				for i := range keyspace {
-					key := fmt.Sprintf("key:%012d", i)
-					run(fmt.Appendf(nil, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(key), key, len(value), value))
+					run([]byte(encodeArgs([]string{"SET", fmt.Sprintf("key:%012d", i), value})))
 				}
 			}
 			// Encoded ahead, so that the loop measures the server's side only.

@@ -6,14 +6,17 @@
 # Three servers take turns: redis, warmkv, and noepoll, the same warmkv built
 # with -tags noepoll, which serves every connection with a goroutine instead
 # of the epoll event loops (resp/serve_epoll_linux.go). The ratio warmkv /
-# noepoll is what the event loops are worth.
+# noepoll is what the event loops are worth. A fourth, baseline, is another
+# build of warmkv (BASELINE_BIN), to measure a change against the code before
+# it in the same rounds: warmkv / baseline.
 #
 # The box has 2 cores shared by redis-benchmark and the server, so single runs
 # are noisy: every run is a fresh server process, the servers alternate (the
 # order reverses every round to cancel drift), and only medians are compared.
 #
 # Environment (all optional):
-#   SERVERS="redis warmkv noepoll"  which servers take turns
+#   SERVERS="redis warmkv noepoll"  which servers take turns (any of redis,
+#                      warmkv, noepoll, baseline)
 #   N=1000000          requests per test (redis-benchmark -n); lower it for a quick look
 #   RUNS=3             runs per server per pipeline depth
 #   PIPELINES="1 16"   redis-benchmark -P values
@@ -32,6 +35,8 @@
 #                      alternating, RUNS rounds, -P 1
 #   WARMKV_BIN=path    use this binary instead of building the repo root
 #   NOEPOLL_BIN=path   use this binary instead of building it with -tags noepoll
+#   BASELINE_BIN=path  the baseline server's binary (needed when SERVERS has
+#                      baseline), e.g. main built before a change
 #   LOG_DIR=dir        keep every redis-benchmark output and server log there
 #   RETRY_NOISY=2      redo a run (at most this many times) when other processes
 #                      used more than NOISY_LIMIT=15% of a core during it
@@ -72,7 +77,7 @@ positive N RUNS CLIENTS KEYSPACE DATA
 non_negative MEMORY_KEYS ATOMIC_N RETRY_NOISY NOISY_LIMIT WAIT_IDLE WARMUP
 read -r -a servers <<<"$SERVERS"
 for name in "${servers[@]}"; do
-	case $name in redis | warmkv | noepoll) ;; *) die "unknown server '$name' in SERVERS (want redis, warmkv, noepoll)" ;; esac
+	case $name in redis | warmkv | noepoll | baseline) ;; *) die "unknown server '$name' in SERVERS (want redis, warmkv, noepoll, baseline)" ;; esac
 done
 has() { [[ " $SERVERS " == *" $1 "* ]]; }
 
@@ -90,6 +95,10 @@ if has noepoll; then
 	fi
 	echo "   noepoll: $noepoll_bin"
 fi
+if has baseline; then
+	[[ -x ${BASELINE_BIN:-} ]] || die "SERVERS has baseline: set BASELINE_BIN to an executable"
+	echo "   baseline: $BASELINE_BIN"
+fi
 if ((ATOMIC_N > 0)); then
 	build_tools multiload
 	echo "   multiload: $tmp/multiload"
@@ -101,9 +110,10 @@ echo "   load:    $(redis-benchmark --version 2>/dev/null || echo redis-benchmar
 start() {
 	case $1 in
 	redis) start_redis "$1" "$2" ;;
-	warmkv | noepoll)
+	warmkv | noepoll | baseline)
 		local bin=$warmkv_bin
 		[[ $1 == noepoll ]] && bin=$noepoll_bin
+		[[ $1 == baseline ]] && bin=$BASELINE_BIN
 		start_server "$1" "$2" wait_ping \
 			env RESP_PORT=%PORT% PORT=%PORT2% BIND=127.0.0.1 APP_ENV=production "$bin"
 		;;
@@ -180,7 +190,7 @@ measure() {
 	read -r srv_cpu bench_cpu other_cpu < <(cpu_shares "$m0" "$m1" "$((t1 - t0))" "$((c1 - c0))")
 	us=$(us_per_req "$((t1 - t0))" "$((2 * N))")
 	local row
-	row=$(printf '%-4s %-7s %11.0f %11.0f %8s%% %8s%% %8s%% %10s %9s' "$run" "$name" "$set_rps" "$get_rps" "$srv_cpu" "$bench_cpu" "$other_cpu" "$us" "$((f1 - f0))")
+	row=$(printf '%-4s %-8s %11.0f %11.0f %8s%% %8s%% %8s%% %10s %9s' "$run" "$name" "$set_rps" "$get_rps" "$srv_cpu" "$bench_cpu" "$other_cpu" "$us" "$((f1 - f0))")
 	keep_run "$attempt" "$other_cpu" "$row" "$tmp/P$p.$name" "$set_rps" "$get_rps" "$us" "$other_cpu"
 }
 
@@ -190,6 +200,26 @@ compare() {
 	local a=$1 b=$2 test=$3 p=$4 col=1
 	[[ $test == GET ]] && col=2
 	echo "$(ratio "${med[$a.$test.$p]}" "${med[$b.$test.$p]}") (rounds $(run_ratios "$col" "$tmp/P$p.$a" "$tmp/P$p.$b"))"
+}
+
+# report_ratio A B LABEL SUMMARY: A's median ops/s over B's in $test at -P
+# $p, printed as LABEL and summed up as SUMMARY, when both took turns.
+report_ratio() {
+	has "$1" && has "$2" || return 0
+	local r
+	r=$(compare "$1" "$2" "$test" "$p")
+	echo "     $3 $r"
+	summary+=("$(printf '%-3s -P %-3s %s ops/s %s %s%s' "$test" "$p" "$phase" "$4" "$r" "$noisy")")
+}
+
+# report_cpu A B LABEL SUMMARY: A's median server CPU per request over B's at
+# -P $p, as report_ratio.
+report_cpu() {
+	has "$1" && has "$2" || return 0
+	local r
+	r="$(ratio "${med[$1.us.$p]}" "${med[$2.us.$p]}") (rounds $(run_ratios 3 "$tmp/P$p.$1" "$tmp/P$p.$2"))"
+	echo "     $3 $r"
+	summary+=("$(printf 'CPU/req -P %-3s %s %s %s%s' "$p" "$phase" "$4" "$r" "$noisy")")
 }
 
 declare -A med
@@ -205,7 +235,7 @@ for p in $PIPELINES; do
 	fi
 	echo "   ops/s per test, CPU in % of one core"
 	echo "   srv-faults: page faults the server took during the measured pass (first touches of memory)"
-	printf '%-4s %-7s %11s %11s %9s %9s %9s %10s %9s\n' run server "SET ops/s" "GET ops/s" srv-cpu bench-cpu others "srv-us/req" srv-faults
+	printf '%-4s %-8s %11s %11s %9s %9s %9s %10s %9s\n' run server "SET ops/s" "GET ops/s" srv-cpu bench-cpu others "srv-us/req" srv-faults
 	for name in "${servers[@]}"; do : >"$tmp/P$p.$name"; done
 	for ((run = 1; run <= RUNS; run++)); do
 		order=("${servers[@]}")
@@ -237,25 +267,16 @@ for p in $PIPELINES; do
 			echo "     warmkv / redis $r (target >= $TARGET) $verdict"
 			summary+=("$(printf '%-3s -P %-3s %s ops/s warmkv/redis %s (>= %s) %s%s' "$test" "$p" "$phase" "$r" "$TARGET" "$verdict" "$noisy")")
 		fi
-		if has noepoll && has redis; then
-			r=$(compare noepoll redis "$test" "$p")
-			echo "     noepoll / redis $r"
-			summary+=("$(printf '%-3s -P %-3s %s ops/s noepoll/redis %s%s' "$test" "$p" "$phase" "$r" "$noisy")")
-		fi
-		if has warmkv && has noepoll; then
-			r=$(compare warmkv noepoll "$test" "$p")
-			echo "     warmkv / noepoll (event loops / goroutines) $r"
-			summary+=("$(printf '%-3s -P %-3s %s ops/s event loops/goroutines (warmkv/noepoll) %s%s' "$test" "$p" "$phase" "$r" "$noisy")")
-		fi
+		report_ratio noepoll redis "noepoll / redis" "noepoll/redis"
+		report_ratio warmkv noepoll "warmkv / noepoll (event loops / goroutines)" "event loops/goroutines (warmkv/noepoll)"
+		report_ratio baseline redis "baseline / redis" "baseline/redis"
+		report_ratio warmkv baseline "warmkv / baseline" "warmkv/baseline"
 	done
 	line="median server CPU per request:"
 	for name in "${servers[@]}"; do line+=" $name ${med[$name.us.$p]}us,"; done
 	echo "   ${line%,} (diagnostic, lower is better)"
-	if has warmkv && has noepoll; then
-		r="$(ratio "${med[noepoll.us.$p]}" "${med[warmkv.us.$p]}") (rounds $(run_ratios 3 "$tmp/P$p.noepoll" "$tmp/P$p.warmkv"))"
-		echo "     CPU per request without / with event loops (noepoll / warmkv) $r"
-		summary+=("$(printf 'CPU/req -P %-3s %s goroutines/event loops (noepoll/warmkv) %s%s' "$p" "$phase" "$r" "$noisy")")
-	fi
+	report_cpu noepoll warmkv "CPU per request without / with event loops (noepoll / warmkv)" "goroutines/event loops (noepoll/warmkv)"
+	report_cpu baseline warmkv "CPU per request baseline / warmkv" "baseline/warmkv"
 done
 
 # The atomic commands: MULTI/EXEC from multiload (redis-benchmark cannot
@@ -337,7 +358,8 @@ fi
 # Memory per key: load MEMORY_KEYS keys of 16 bytes ("key:%012d", as
 # redis-benchmark names them) with DATA-byte values into a fresh server, with
 # redis-cli --pipe, and compare what each server says it uses, and its RSS,
-# before and after. noepoll holds keys as warmkv does: it is left out.
+# before and after. noepoll holds keys as warmkv does: it is left out;
+# baseline, another build, is measured too when it takes turns.
 used_memory() { redis-cli -p "$1" INFO memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
 
 if ((MEMORY_KEYS > 0)); then
@@ -347,9 +369,11 @@ if ((MEMORY_KEYS > 0)); then
 	awk -v n="$MEMORY_KEYS" -v v="$value" 'BEGIN {
 		for (i = 0; i < n; i++) printf "*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$%d\r\n%s\r\n", i, length(v), v
 	}' >"$tmp/load.resp"
-	printf '%-7s %10s %16s %14s %16s %14s %12s\n' server keys "used_memory" "used/key" "used delta/key" "RSS delta" "RSS/key"
+	printf '%-8s %10s %16s %14s %16s %14s %12s\n' server keys "used_memory" "used/key" "used delta/key" "RSS delta" "RSS/key"
 	declare -A mem_line
-	for name in redis warmkv; do
+	mem_servers=(redis warmkv)
+	has baseline && mem_servers+=(baseline)
+	for name in "${mem_servers[@]}"; do
 		start "$name" "$tmp/memory-$name.log"
 		sleep 0.5
 		used0=$(used_memory "$server_port")
@@ -367,13 +391,14 @@ if ((MEMORY_KEYS > 0)); then
 		((keys == MEMORY_KEYS)) || problems+=("memory: $name holds $keys keys, not $MEMORY_KEYS")
 		read -r per_key delta_per_key rss_delta rss_per_key < <(awk -v u0="$used0" -v u1="$used1" -v r0="$rss0" -v r1="$rss1" -v k="$keys" \
 			'BEGIN { printf "%.0f %.0f %.0f %.0f\n", u1 / k, (u1 - u0) / k, r1 - r0, (r1 - r0) / k }')
-		printf '%-7s %10s %16s %14s %16s %14s %12s\n' "$name" "$keys" "$used1" "$per_key" "$delta_per_key" "$rss_delta" "$rss_per_key"
+		printf '%-8s %10s %16s %14s %16s %14s %12s\n' "$name" "$keys" "$used1" "$per_key" "$delta_per_key" "$rss_delta" "$rss_per_key"
 		mem_line[$name]="used_memory/key $per_key B (delta $delta_per_key B), RSS delta/key $rss_per_key B"
 	done
 	echo "   used_memory: Redis's allocator figure; warmkv's is what the cache charges against MAX_MEMORY"
 	echo "   (its preallocated LRU slots included, hence used/key far above the delta on a nearly empty cache)."
 	summary+=("memory redis:  ${mem_line[redis]}")
 	summary+=("memory warmkv: ${mem_line[warmkv]}")
+	if has baseline; then summary+=("memory baseline: ${mem_line[baseline]}"); fi
 fi
 
 echo

@@ -23,12 +23,14 @@ import (
 type driver struct {
 	name       string
 	eventLoops int
+	busyPoll   time.Duration
 }
 
 func drivers() []driver {
-	d := []driver{{"goroutine", -1}}
+	d := []driver{{name: "goroutine", eventLoops: -1}}
 	if epollSupported {
-		d = append(d, driver{"epoll", 1}, driver{"epoll2", 2})
+		// Two loops that poll before they sleep, as the app's default does.
+		d = append(d, driver{name: "epoll", eventLoops: 1}, driver{name: "epoll2", eventLoops: 2, busyPoll: 50 * time.Microsecond})
 	}
 	return d
 }
@@ -94,6 +96,7 @@ func startServerWith(t testing.TB, d driver, adjust func(*Server), opts ...serve
 		MaxKeyLength:  16,
 		MaxValueBytes: 128,
 		EventLoops:    d.eventLoops,
+		BusyPoll:      d.busyPoll,
 		Version:       "test",
 	}
 	for _, opt := range opts {

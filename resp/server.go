@@ -111,6 +111,10 @@ type Options struct {
 	// HTTP API) need the other cores. Negative serves every connection with
 	// a goroutine instead, as on other platforms.
 	EventLoops int
+	// BusyPoll is how long an event loop keeps polling for more work after a
+	// busy wake-up before it sleeps (serve_epoll_linux.go, "Busy polling");
+	// 0 sleeps at once, as Redis does.
+	BusyPoll time.Duration
 
 	// ScriptBusyTime is how long a script runs before the operations waiting
 	// for its keys are refused with BUSY and SCRIPT KILL may stop it
@@ -178,6 +182,7 @@ type Server struct {
 	loops     []*eventLoop
 	nextLoop  int
 	loopCount int // 0: a goroutine per connection
+	busyPoll  time.Duration
 
 	mu         sync.Mutex
 	listeners  map[net.Listener]struct{}
@@ -238,6 +243,7 @@ func New(o Options) (*Server, error) {
 		// IdleTimeout, which the drivers apply only with nothing buffered.
 		s.readTO = s.idleTO
 	}
+	s.busyPoll = max(0, o.BusyPoll)
 	switch {
 	case o.EventLoops > 0:
 		s.loopCount = o.EventLoops

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -52,6 +53,7 @@ func startRESP(a *app.App) (*resp.Server, <-chan error, error) {
 		IdleTimeout:  cfg.RespIdleTimeout,
 		AuthTimeout:  cfg.RespAuthTimeout,
 		EventLoops:   eventLoops(a),
+		BusyPoll:     busyPoll(cfg.RespBusyPoll),
 		Version:      a.Version,
 		Logger:       logger,
 	})
@@ -67,7 +69,7 @@ func startRESP(a *app.App) (*resp.Server, <-chan error, error) {
 	}
 	logger.Info("warmkv listening for the Redis protocol", "addr", ln.Addr().String(), "auth", cfg.AuthToken != "",
 		"max_value_bytes", cfg.RespMaxValueBytes, "max_command_bytes", cfg.RespMaxCommandBytes,
-		"max_buffer_bytes", cfg.RespMaxBufferBytes)
+		"max_buffer_bytes", cfg.RespMaxBufferBytes, "busy_poll", busyPoll(cfg.RespBusyPoll))
 	if cfg.RespUnprotected() {
 		logger.Warn("the Redis-protocol port listens beyond loopback without AUTH_TOKEN: anyone who can reach it can read, write and flush the cache",
 			"addr", ln.Addr().String())
@@ -99,6 +101,16 @@ func (s snapshotter) Snapshot() error {
 
 func (s snapshotter) LastSave() time.Time { return s.saver.LastSave() }
 func (s snapshotter) InProgress() bool    { return s.saver.InProgress() }
+
+// busyPoll is resp.Options.BusyPoll for the app: RESP_BUSY_POLL, but none on
+// a single CPU, where a loop that polls keeps everything else in the process
+// from running meanwhile instead of sparing another CPU a wake-up.
+func busyPoll(d time.Duration) time.Duration {
+	if runtime.GOMAXPROCS(0) < 2 {
+		return 0
+	}
+	return d
+}
 
 // eventLoops is resp.Options.EventLoops for the app: the default (epoll event
 // loops on Linux) for the in-process cache, whose commands never wait, and a

@@ -28,8 +28,10 @@ type command struct {
 
 	slot int // its place in the per-command counts (stats.go)
 	// keyspace: it reads or writes keys, so a MONITOR client may not run it;
-	// skipMonitor: administrative, so monitors are not shown it.
-	keyspace, skipMonitor bool
+	// skipMonitor: administrative, so monitors are not shown it;
+	// monitorFirst: a script, which monitors are shown before the commands
+	// it runs, as Redis's evalCommand feeds them before it runs the script.
+	keyspace, skipMonitor, monitorFirst bool
 }
 
 // argDoc documents one argument for COMMAND DOCS, which redis-cli turns into
@@ -326,6 +328,7 @@ func buildCommands() (map[string]*command, []*command) {
 			slotNames = append(slotNames, cmd.name)
 			cmd.keyspace = slices.Contains(cmd.flags, "readonly") || slices.Contains(cmd.flags, "write")
 			cmd.skipMonitor = slices.Contains(cmd.flags, "admin")
+			cmd.monitorFirst = needsOwnGoroutine([]byte(cmd.name)) // the script commands
 		}
 		c.upper = strings.ToUpper(c.name)
 		if len(c.subOrder) > 0 {
@@ -425,12 +428,16 @@ func (c *conn) execute(args [][]byte) {
 	if c.srv.beforeCommand != nil {
 		c.srv.beforeCommand(args)
 	}
+	feed := c.srv.monitors.on.Load() && !cmd.skipMonitor
+	if feed && cmd.monitorFirst {
+		c.feedMonitors(args)
+	}
 	start := len(c.out.b)
 	c.runCounted(cmd, args)
 	if c.out.refused {
 		c.refuseReply(start)
 	}
-	if c.srv.monitors.on.Load() && !cmd.skipMonitor {
+	if feed && !cmd.monitorFirst {
 		c.feedMonitors(args)
 	}
 }

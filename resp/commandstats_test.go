@@ -1,8 +1,11 @@
 package resp
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/warmkv/warmkv/internal/redistest"
 )
 
 // TestCommandStats: calls, failures and refusals per command, error replies
@@ -97,4 +100,58 @@ func TestCommandStatsPipelined(t *testing.T) {
 			}
 		}
 	})
+}
+
+// scriptErrorSession runs scripts whose commands fail against addr, and
+// returns what INFO reports of errors: errorstats, total_error_replies and
+// the calls and failures of EVAL and INCR.
+func scriptErrorSession(t *testing.T, addr string) []string {
+	t.Helper()
+	r := dialRaw(t, addr)
+	r.do("SET", "s", "x")
+	for _, args := range [][]string{
+		{"EVAL", "return redis.pcall('incr', KEYS[1])", "1", "s"},                    // passes the command's error on
+		{"EVAL", "return redis.call('incr', KEYS[1])", "1", "s"},                     // raises it
+		{"EVAL", "redis.pcall('incr', KEYS[1]) return 1", "1", "s"},                  // swallows it
+		{"EVAL", "return redis.pcall('nosuch')", "0"},                                // refused before running
+		{"EVAL", "return redis.call()", "0"},                                         // no command at all
+		{"EVAL", "return redis.error_reply('MY boom')", "0"},                         // its own error
+		{"EVAL", "return {1, redis.pcall('incr', KEYS[1])}", "1", "s"},               // nested in an array
+		{"EVAL", "local ok = pcall(redis.call, 'incr', KEYS[1]) return 2", "1", "s"}, // Lua's pcall
+	} {
+		r.do(args...)
+	}
+	var got []string
+	for _, section := range []string{"errorstats", "stats", "commandstats"} {
+		for line := range strings.Lines(r.do("INFO", section)) {
+			line = strings.TrimSpace(line)
+			switch {
+			case strings.HasPrefix(line, "errorstat_"), strings.HasPrefix(line, "total_error_replies:"):
+				got = append(got, line)
+			case strings.HasPrefix(line, "cmdstat_eval:"), strings.HasPrefix(line, "cmdstat_incr:"):
+				name, fields, _ := strings.Cut(line, ":")
+				calls, failed := "", ""
+				for f := range strings.SplitSeq(fields, ",") {
+					if v, ok := strings.CutPrefix(f, "calls="); ok {
+						calls = v
+					} else if v, ok := strings.CutPrefix(f, "failed_calls="); ok {
+						failed = v
+					}
+				}
+				got = append(got, name+" calls="+calls+" failed="+failed)
+			}
+		}
+	}
+	slices.Sort(got)
+	return got
+}
+
+// Errors inside scripts count in INFO as Redis 7 counts them: once where
+// they happen, a command's error not again when the script passes it on.
+func TestScriptErrorStatsAgainstRedis(t *testing.T) {
+	ours := scriptErrorSession(t, toolServer(t).addr)
+	theirs := scriptErrorSession(t, redistest.Start(t).Addr)
+	if strings.Join(ours, "\n") != strings.Join(theirs, "\n") {
+		t.Errorf("INFO after the scripts' errors\nwarmkv %q\nredis  %q", ours, theirs)
+	}
 }

@@ -38,9 +38,12 @@ type conn struct {
 	// transaction's run, counted once it stands (stats.go).
 	later       []laterCount
 	laterErrors []string
-	last        *command // the command being run, or the last one
-	lastFound   *command // the last top-level command looked up (lookupCommand)
-	received    int64    // commands parsed, run or refused
+	// laterLines are the monitor lines of the commands a transaction's run
+	// ran, EXEC's or a script's, fed to monitors once it stands (monitor.go).
+	laterLines []byte
+	last       *command // the command being run, or the last one
+	lastFound  *command // the last top-level command looked up (lookupCommand)
+	received   int64    // commands parsed, run or refused
 
 	// kv and keys are what commands run on: the server's store and key
 	// lister, or a transaction's while one runs (transactions.go).

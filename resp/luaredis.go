@@ -68,9 +68,14 @@ func (vm *luaVM) redisLibrary() *lua.LTable {
 // which returns it as {err=...}.
 func (vm *luaVM) redisCall(protected bool) lua.LGFunction {
 	return func(L *lua.LState) int {
-		v, msg := vm.run.call(L)
+		v, msg, counted := vm.run.call(L)
 		if msg != "" {
 			t := errorTable(L, msg)
+			if counted {
+				// As in Redis: this error is in INFO errorstats already, and
+				// the script's reply does not count it again if it passes it on.
+				t.RawSetString(ignoreErrorStats, lua.LTrue)
+			}
 			if !protected {
 				L.Error(t, 0)
 			}
@@ -81,12 +86,19 @@ func (vm *luaVM) redisCall(protected bool) lua.LGFunction {
 	}
 }
 
+// ignoreErrorStats marks an error table whose error INFO errorstats has
+// counted already, the field Redis's scripts see too.
+const ignoreErrorStats = "ignore_error_stats_update"
+
 // call runs the command of redis.call's arguments as the script's client and
-// returns its reply, or the error message that refuses or answers it.
-func (r *scriptRun) call(L *lua.LState) (lua.LValue, string) {
+// returns its reply, or the error message that refuses or answers it, and
+// whether that error is counted (errorstats) already: as in Redis, an error
+// of the command or of the checks before it runs counts where it happens,
+// one in the arguments themselves only if the script answers with it.
+func (r *scriptRun) call(L *lua.LState) (lua.LValue, string, bool) {
 	n := L.GetTop()
 	if n == 0 {
-		return nil, msgLuaNoArgs
+		return nil, msgLuaNoArgs, false
 	}
 	args := make([][]byte, n)
 	for i := range n {
@@ -96,55 +108,79 @@ func (r *scriptRun) call(L *lua.LState) (lua.LValue, string) {
 		case lua.LNumber:
 			args[i] = strconv.AppendFloat(nil, float64(v), 'g', luaArgumentFormat, 64)
 		default:
-			return nil, msgLuaBadArg
+			return nil, msgLuaBadArg, false
 		}
 	}
+	v, msg, from := r.dispatch(L, args)
+	switch from {
+	case refusedByChecks:
+		if r.conn.out.onError != nil {
+			r.conn.out.onError(msg)
+		}
+	case stoppedScript:
+		return v, msg, false // the script's reply says it, and counts it
+	}
+	return v, msg, msg != ""
+}
+
+// errorFrom is where dispatch's error came from.
+type errorFrom uint8
+
+const (
+	refusedByChecks   errorFrom = iota // the checks before the command runs
+	answeredByCommand                  // the command's reply, counted as it was written
+	stoppedScript                      // SCRIPT KILL, or the script's memory bound
+)
+
+// dispatch checks and runs a script's command.
+func (r *scriptRun) dispatch(L *lua.LState, args [][]byte) (v lua.LValue, msg string, from errorFrom) {
 	cmd := lookup(commands, args[0])
 	if cmd == nil {
-		return nil, msgLuaUnknown
+		return nil, msgLuaUnknown, refusedByChecks
 	}
 	if cmd.subs != nil {
 		if len(args) < 2 {
-			return nil, msgLuaArity
+			return nil, msgLuaArity, refusedByChecks
 		}
 		if cmd = lookup(cmd.subs, args[1]); cmd == nil {
-			return nil, msgLuaUnknown
+			return nil, msgLuaUnknown, refusedByChecks
 		}
 	}
 	if a := len(args); cmd.arity > 0 && a != cmd.arity || cmd.arity < 0 && a < -cmd.arity {
-		return nil, msgLuaArity
+		return nil, msgLuaArity, refusedByChecks
 	}
 	writes := slices.Contains(cmd.flags, "write")
 	switch {
 	case slices.Contains(cmd.flags, "noscript"):
-		return nil, msgLuaNoScript
+		return nil, msgLuaNoScript, refusedByChecks
 	case wholeKeyspace[cmd.name]:
-		return nil, msgLuaKeyspace
+		return nil, msgLuaKeyspace, refusedByChecks
 	case r.readOnly && writes:
-		return nil, msgLuaReadOnly
+		return nil, msgLuaReadOnly, refusedByChecks
 	}
 	if writes && !r.state.CompareAndSwap(runRunning, runWrote) && r.state.Load() != runWrote {
-		return nil, r.stopMessage() // killed before its first write
+		return nil, r.stopMessage(), stoppedScript // killed before its first write
 	}
 	keys, _ := commandKeys(cmd, args)
 	for _, k := range keys {
 		if !slices.Contains(r.keys, k) {
-			return nil, fmt.Sprintf(msgLuaUndeclared, k)
+			return nil, fmt.Sprintf(msgLuaUndeclared, k), refusedByChecks
 		}
 	}
 	c := r.conn
 	saved := c.out
-	c.out = reply{b: r.replies[:0], resp3: r.resp3}
+	c.out = reply{b: r.replies[:0], resp3: r.resp3, onError: saved.onError}
 	cmd.run(c, args)
 	out := c.out.b
 	c.out = saved
 	r.replies = out[:0]
 	c.countLater(cmd.slot, len(out) > 0 && out[0] == '-')
+	c.monitorLater("lua", cmd, args)
 	if len(out) > 0 && out[0] == '-' {
-		return nil, string(out[1 : len(out)-2])
+		return nil, string(out[1 : len(out)-2]), answeredByCommand
 	}
-	v, _ := replyToLua(L, out, 0)
-	return v, ""
+	v, _ = replyToLua(L, out, 0)
+	return v, "", answeredByCommand
 }
 
 // errorTable is the {err=msg} table of an error reply.
@@ -265,7 +301,7 @@ func luaInteger(f float64) int64 {
 
 func writeLuaTable(out *reply, t *lua.LTable, depth int) {
 	if s, ok := t.RawGetString("err").(lua.LString); ok {
-		out.err(string(s))
+		out.errCounted(string(s), t.RawGetString(ignoreErrorStats) != lua.LTrue)
 		return
 	}
 	if s, ok := t.RawGetString("ok").(lua.LString); ok {

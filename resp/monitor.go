@@ -104,11 +104,34 @@ func (c *conn) stopMonitor() {
 // feedMonitors sends the command c has just run to every monitor: its own
 // line straight into its replies, after the reply, when c is one.
 func (c *conn) feedMonitors(args [][]byte) {
+	c.feedMonitorLines(monitorLine(c.remote, c.last, args, c.srv.now()))
+}
+
+// monitorLater keeps the monitor line of cmd, run by a transaction's run
+// (EXEC's commands, a script's redis.call) for feedLater: Redis shows them
+// as they run, and here a run may be run again, so they wait until one
+// stands. client is what the line names: the connection, or "lua".
+func (c *conn) monitorLater(client string, cmd *command, args [][]byte) {
+	if !c.srv.monitors.on.Load() || cmd.skipMonitor {
+		return
+	}
+	c.laterLines = append(c.laterLines, monitorLine(client, cmd, args, c.srv.now())...)
+}
+
+// feedLater sends the lines monitorLater kept, in the order they ran.
+func (c *conn) feedLater() {
+	if len(c.laterLines) > 0 {
+		c.feedMonitorLines(c.laterLines)
+		c.laterLines = c.laterLines[:0]
+	}
+}
+
+// feedMonitorLines sends lines to every monitor.
+func (c *conn) feedMonitorLines(line []byte) {
 	list := c.srv.monitors.list.Load()
 	if list == nil || len(*list) == 0 {
 		return
 	}
-	line := monitorLine(c, args, c.srv.now())
 	for _, m := range *list {
 		if m == c {
 			c.out.b = append(c.out.b, line...)
@@ -187,7 +210,7 @@ func (c *conn) monitorWriter() {
 }
 
 // monitorLine formats a command as Redis's replicationFeedMonitors does.
-func monitorLine(c *conn, args [][]byte, now time.Time) []byte {
+func monitorLine(client string, cmd *command, args [][]byte, now time.Time) []byte {
 	b := make([]byte, 0, 64)
 	b = append(b, '+')
 	b = strconv.AppendInt(b, now.Unix(), 10)
@@ -198,9 +221,9 @@ func monitorLine(c *conn, args [][]byte, now time.Time) []byte {
 	}
 	b = append(b, usec...)
 	b = append(b, " [0 "...)
-	b = append(b, c.remote...)
+	b = append(b, client...)
 	b = append(b, "] "...)
-	redacted := redactions(c.last, args)
+	redacted := redactions(cmd, args)
 	for i, a := range args {
 		if i > 0 {
 			b = append(b, ' ')

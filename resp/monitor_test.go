@@ -15,13 +15,20 @@ import (
 // monitorScript is what another client sends while a monitor watches: AUTH
 // and HELLO ... AUTH (whose secrets must not show), a command that fails
 // (shown), commands refused before running and administrative ones (not
-// shown), and bytes that need quoting.
+// shown), bytes that need quoting, transactions and scripts.
 var monitorScript = [][]string{
 	{"AUTH", "pw"}, {"AUTH", "default", "pw"}, {"AUTH", "wrong"},
 	{"HELLO", "3", "AUTH", "default", "pw", "SETNAME", "foo"}, {"HELLO", "2"},
 	{"SET", "a b", "x\"y\\z\n\t\r\a\bé\x01\x7f"}, {"get", "a b"}, {"INCR", "a b"},
 	{"NOSUCH"}, {"GET"}, {"CONFIG", "GET", "maxmemory"}, {"CLIENT", "LIST"}, {"CLIENT", "KILL", "ID", "999999"},
-	{"INFO", "server"}, {"ECHO", "end"},
+	{"INFO", "server"},
+	// A transaction's commands show when EXEC runs them, before EXEC; a
+	// script's redis.call and redis.pcall as "lua", before EVAL.
+	{"MULTI"}, {"SET", "tx", "1"}, {"INCR", "tx"}, {"INCR", "a b"}, {"CONFIG", "GET", "maxmemory"}, {"EXEC"},
+	{"MULTI"}, {"SET", "tx", "2"}, {"DISCARD"},
+	{"EVAL", "redis.call('set', KEYS[1], ARGV[1]) return redis.pcall('incr', KEYS[1])", "1", "sk", "v"},
+	{"MULTI"}, {"EVAL", "return redis.call('GET', KEYS[1])", "1", "sk"}, {"EXEC"},
+	{"ECHO", "end"},
 }
 
 // monitorSession runs monitorScript against addr (password "pw") under a
@@ -58,8 +65,9 @@ func monitorSession(t *testing.T, addr string) []string {
 		}
 	}
 	masked := regexp.MustCompile(`^\+\d{10}\.\d{6} \[0 127\.0\.0\.1:\d+\] `)
+	script := regexp.MustCompile(`^\+\d{10}\.\d{6} \[0 lua\] `)
 	for i, l := range lines {
-		lines[i] = masked.ReplaceAllString(l, "+TIME [0 CLIENT] ")
+		lines[i] = script.ReplaceAllString(masked.ReplaceAllString(l, "+TIME [0 CLIENT] "), "+TIME [0 lua] ")
 	}
 	return lines
 }

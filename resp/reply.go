@@ -61,9 +61,13 @@ func (r *reply) simple(s string) {
 // err writes an error reply. msg starts with its code ("ERR ...", "NOAUTH ...").
 // CR and LF become spaces, as Redis does, because an error reply is one line and
 // messages may quote what the client sent.
-func (r *reply) err(msg string) {
+func (r *reply) err(msg string) { r.errCounted(msg, true) }
+
+// errCounted is err for an error that INFO errorstats may have counted
+// already (counted false): a script passing on its command's error.
+func (r *reply) errCounted(msg string, counted bool) {
 	r.errs++
-	if r.onError != nil {
+	if counted && r.onError != nil {
 		r.onError(msg)
 	}
 	r.b = append(r.b, '-')

@@ -446,23 +446,24 @@ func (vm *luaVM) execute(r *scriptRun, proto *lua.FunctionProto, argv []string) 
 		L.Pop(1)
 		return true
 	}
-	msg, line := "ERR unknown error", 0
+	msg, line, counted := "ERR unknown error", 0, false
 	var ae *lua.ApiError
 	if errors.As(err, &ae) {
 		if t, ok := ae.Object.(*lua.LTable); ok {
 			msg = lua.LVAsString(t.RawGetString("err"))
+			counted = t.RawGetString(ignoreErrorStats) == lua.LTrue
 			if n, ok := t.RawGetString("line").(lua.LNumber); ok {
 				line = int(n)
 			}
 		}
 	}
 	if s := r.state.Load(); s == runKilled || s == runTooBig {
-		msg = r.stopMessage()
+		msg, counted = r.stopMessage(), false
 	}
 	if line > 0 {
 		msg += fmt.Sprintf(" script: %s, on @%s:%d.", r.sha, luaChunkName, line)
 	}
-	c.out.err(msg)
+	c.out.errCounted(msg, !counted)
 	L.SetTop(0)
 	return r.state.Load() != runTooBig
 }
@@ -475,6 +476,7 @@ func (vm *luaVM) errorHandler(L *lua.LState) int {
 	t := L.CreateTable(0, 2)
 	if rt, ok := raised.(*lua.LTable); ok && rt.RawGetString("err").Type() == lua.LTString {
 		t.RawSetString("err", rt.RawGetString("err"))
+		t.RawSetString(ignoreErrorStats, rt.RawGetString(ignoreErrorStats))
 	} else {
 		t.RawSetString("err", lua.LString("ERR "+lua.LVAsString(L.ToStringMeta(raised))))
 	}

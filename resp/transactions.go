@@ -270,8 +270,14 @@ func cmdExec(c *conn, _ [][]byte) {
 		for _, q := range queue {
 			c.last = q.cmd
 			before := c.out.errs
+			if q.cmd.monitorFirst {
+				c.monitorLater(c.remote, q.cmd, q.args)
+			}
 			q.cmd.run(c, q.args)
 			c.countLater(q.cmd.slot, c.out.errs != before)
+			if !q.cmd.monitorFirst {
+				c.monitorLater(c.remote, q.cmd, q.args)
+			}
 		}
 	})
 	c.out.errs = errs
@@ -292,11 +298,11 @@ func (c *conn) transaction(ss cache.Session, scope cache.Scope, body func()) err
 	defer func() { c.kv, c.keys, c.out.onError = kv, keys, onError }()
 	// What the body's commands count (stats.go) waits for the run that
 	// stands, so that a run again counts nothing twice.
-	c.later = c.later[:0]
+	c.later, c.laterLines = c.later[:0], c.laterLines[:0]
 	c.out.onError = func(msg string) { c.laterErrors = append(c.laterErrors, msg) }
 	err := ss.Atomically(scope, func(tx cache.Tx) error {
 		c.out.b, c.out.resp3 = c.out.b[:mark], resp3
-		c.later, c.laterErrors = c.later[:0], c.laterErrors[:0]
+		c.later, c.laterErrors, c.laterLines = c.later[:0], c.laterErrors[:0], c.laterLines[:0]
 		c.kv, c.keys = tx, nil
 		if scope.All {
 			c.keys = tx
@@ -308,8 +314,9 @@ func (c *conn) transaction(ss cache.Session, scope cache.Scope, body func()) err
 		c.out.b, c.out.resp3 = c.out.b[:mark], resp3
 	} else {
 		c.countNow(onError)
+		c.feedLater()
 	}
-	c.later, c.laterErrors = c.later[:0], c.laterErrors[:0]
+	c.later, c.laterErrors, c.laterLines = c.later[:0], c.laterErrors[:0], c.laterLines[:0]
 	return err
 }
 

@@ -312,8 +312,8 @@ func (s *server) tierBackAt(t *testing.T, since time.Time) int64 {
 		if err != nil {
 			t.Fatalf("a log line without its time: %q", line)
 		}
-		if end := logged.Add(time.Millisecond).UnixNano(); !logged.Before(since.Truncate(time.Millisecond)) {
-			at = max(at, end)
+		if !logged.Before(since.Truncate(time.Millisecond)) {
+			at = max(at, logged.Add(time.Millisecond).UnixNano())
 		}
 	}
 	return at

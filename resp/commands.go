@@ -328,7 +328,7 @@ func buildCommands() (map[string]*command, []*command) {
 			slotNames = append(slotNames, cmd.name)
 			cmd.keyspace = slices.Contains(cmd.flags, "readonly") || slices.Contains(cmd.flags, "write")
 			cmd.skipMonitor = slices.Contains(cmd.flags, "admin")
-			cmd.monitorFirst = needsOwnGoroutine([]byte(cmd.name)) // the script commands
+			cmd.monitorFirst = isScriptCommand([]byte(cmd.name))
 		}
 		c.upper = strings.ToUpper(c.name)
 		if len(c.subOrder) > 0 {

@@ -149,7 +149,7 @@ func (c *conn) runBuffered(flush func() bool) {
 			c.need = need
 			break
 		}
-		if c.fd >= 0 && len(args) > 0 && needsOwnGoroutine(args[0]) {
+		if c.fd >= 0 && len(args) > 0 && isScriptCommand(args[0]) {
 			c.handOff = true // a script: the event loop hands the connection over first
 			break
 		}

@@ -336,9 +336,9 @@ func init() {
 	}
 }
 
-// needsOwnGoroutine reports whether a command is a script, which must not
-// run on an event loop.
-func needsOwnGoroutine(name []byte) bool {
+// isScriptCommand reports whether a command runs a script: it must not run
+// on an event loop, and monitors see it before the commands it runs.
+func isScriptCommand(name []byte) bool {
 	return equalFold(name, "eval") || equalFold(name, "evalsha") || equalFold(name, "eval_ro") || equalFold(name, "evalsha_ro")
 }
 

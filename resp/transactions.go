@@ -298,11 +298,11 @@ func (c *conn) transaction(ss cache.Session, scope cache.Scope, body func()) err
 	defer func() { c.kv, c.keys, c.out.onError = kv, keys, onError }()
 	// What the body's commands count (stats.go) waits for the run that
 	// stands, so that a run again counts nothing twice.
-	c.later, c.laterLines = c.later[:0], c.laterLines[:0]
+	c.resetLater()
 	c.out.onError = func(msg string) { c.laterErrors = append(c.laterErrors, msg) }
 	err := ss.Atomically(scope, func(tx cache.Tx) error {
 		c.out.b, c.out.resp3 = c.out.b[:mark], resp3
-		c.later, c.laterErrors, c.laterLines = c.later[:0], c.laterErrors[:0], c.laterLines[:0]
+		c.resetLater()
 		c.kv, c.keys = tx, nil
 		if scope.All {
 			c.keys = tx
@@ -316,8 +316,14 @@ func (c *conn) transaction(ss cache.Session, scope cache.Scope, body func()) err
 		c.countNow(onError)
 		c.feedLater()
 	}
-	c.later, c.laterErrors, c.laterLines = c.later[:0], c.laterErrors[:0], c.laterLines[:0]
+	c.resetLater()
 	return err
+}
+
+// resetLater forgets what a transaction's run kept for when it stands: its
+// calls and errors to count and its monitor lines.
+func (c *conn) resetLater() {
+	c.later, c.laterErrors, c.laterLines = c.later[:0], c.laterErrors[:0], c.laterLines[:0]
 }
 
 // atomically runs fn as one operation over keys: on the transaction the

@@ -32,6 +32,7 @@ func startRESP(a *app.App) (*resp.Server, <-chan error, error) {
 	if a.Shared != nil {
 		keys = nil
 	}
+	poll := busyPoll(cfg.RespBusyPoll)
 	srv, err := resp.New(resp.Options{
 		Store:           a.Store,
 		Keys:            keys,
@@ -53,7 +54,7 @@ func startRESP(a *app.App) (*resp.Server, <-chan error, error) {
 		IdleTimeout:  cfg.RespIdleTimeout,
 		AuthTimeout:  cfg.RespAuthTimeout,
 		EventLoops:   eventLoops(a),
-		BusyPoll:     busyPoll(cfg.RespBusyPoll),
+		BusyPoll:     poll,
 		Version:      a.Version,
 		Logger:       logger,
 	})
@@ -69,7 +70,7 @@ func startRESP(a *app.App) (*resp.Server, <-chan error, error) {
 	}
 	logger.Info("warmkv listening for the Redis protocol", "addr", ln.Addr().String(), "auth", cfg.AuthToken != "",
 		"max_value_bytes", cfg.RespMaxValueBytes, "max_command_bytes", cfg.RespMaxCommandBytes,
-		"max_buffer_bytes", cfg.RespMaxBufferBytes, "busy_poll", busyPoll(cfg.RespBusyPoll))
+		"max_buffer_bytes", cfg.RespMaxBufferBytes, "busy_poll", poll)
 	if cfg.RespUnprotected() {
 		logger.Warn("the Redis-protocol port listens beyond loopback without AUTH_TOKEN: anyone who can reach it can read, write and flush the cache",
 			"addr", ln.Addr().String())
